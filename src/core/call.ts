@@ -1,0 +1,61 @@
+/**
+ * The request path as functions, after Finagle's "Your Server as a Function" (Eriksen, 2013):
+ * a {@link Handler} turns a {@link Call} into a {@link Reply}; a {@link Filter} wraps a handler
+ * to add one concern; {@link compose} stacks filters around a transport.
+ *
+ * Filters are generic in the request and reply they carry, so the same filters run in the fat
+ * client (axios config in, AxiosResponse out) and in the sidecar (a streamed ingress request in,
+ * a streamed upstream response out).
+ */
+import type { Endpoint } from './endpoint.js';
+
+/** One request travelling down the pipeline; attempt-level fields are set by the filters. */
+export interface Call<Req = unknown> {
+  /** Logical service name. */
+  readonly service: string;
+  /** Upper-case HTTP method. */
+  readonly method: string;
+  /** Path and query, relative to the endpoint. */
+  readonly path: string;
+  /** Header lookup (lower-case names), for routing rules. */
+  readonly header: (name: string) => string | undefined;
+  /** Key for consistent hashing (`ring-hash`), when the caller gave one. */
+  readonly hashKey: string | undefined;
+  /** Whether the body can be sent again; a streamed body that was not buffered cannot. */
+  readonly replayable: boolean;
+  /** The position-specific request (axios config, or the sidecar's ingress request). */
+  readonly request: Req;
+  /** Aborts when the caller gives up or a deadline passes; per attempt, the per-try signal. */
+  signal: AbortSignal;
+  /** Absolute deadline on the mesh clock; `Infinity` when none. */
+  deadline: number;
+  /** 1-based attempt number. */
+  attempt: number;
+  /** Endpoints that earlier attempts of this request went to (shared by all its attempts). */
+  readonly tried: Endpoint[];
+  /** The endpoint this attempt goes to; set by the balance filter. */
+  endpoint: Endpoint | undefined;
+}
+
+/** What comes back: the transport's response, whatever its status. */
+export interface Reply {
+  /** HTTP status code. */
+  readonly status: number;
+  /** Releases the reply's resources when a filter drops it (a retried 503's body). */
+  discard?(): void;
+}
+
+/** A service: one call in, one reply out. Rejects only when no HTTP response was obtained. */
+export type Handler<Req = unknown, Rep extends Reply = Reply> = (call: Call<Req>) => Promise<Rep>;
+
+/** One concern wrapped around a handler; blind to the request and reply types it carries. */
+export type Filter = <Req, Rep extends Reply>(next: Handler<Req, Rep>) => Handler<Req, Rep>;
+
+/** Stack filters around a transport, outermost first: `compose(a, b)(t)` is `a(b(t))`. */
+export function compose(...filters: Filter[]): <Req, Rep extends Reply>(transport: Handler<Req, Rep>) => Handler<Req, Rep> {
+  return <Req, Rep extends Reply>(transport: Handler<Req, Rep>) => {
+    let handler = transport;
+    for (let i = filters.length - 1; i >= 0; i--) handler = filters[i]!(handler);
+    return handler;
+  };
+}

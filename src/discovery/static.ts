@@ -1,0 +1,59 @@
+/**
+ * Static discovery: the embedded default. Endpoints are given in the options and can be changed
+ * at runtime with {@link StaticDiscovery.set}; subscribers see each change at once.
+ */
+import type { EndpointInfo } from '../core/endpoint.js';
+import type { Discovery, EndpointsListener, Subscription } from './discovery.js';
+
+/** Endpoints of a service: URLs, or full descriptions. */
+export type StaticEndpoints = ReadonlyArray<string | EndpointInfo>;
+
+const READY = Promise.resolve();
+
+/** A {@link Discovery} backed by an in-memory map, updatable at runtime. */
+export class StaticDiscovery implements Discovery {
+  #services = new Map<string, readonly EndpointInfo[]>();
+  #listeners = new Map<string, Set<EndpointsListener>>();
+
+  constructor(services: Readonly<Record<string, StaticEndpoints>> = {}) {
+    for (const [name, endpoints] of Object.entries(services)) this.#services.set(name, normalize(endpoints));
+  }
+
+  /** Replace the endpoints of `service` (an empty list removes them all). */
+  set(service: string, endpoints: StaticEndpoints): void {
+    const infos = normalize(endpoints);
+    this.#services.set(service, infos);
+    for (const listener of this.#listeners.get(service) ?? []) listener(infos);
+  }
+
+  /** The endpoints of `service` as last set. */
+  get(service: string): readonly EndpointInfo[] {
+    return this.#services.get(service) ?? [];
+  }
+
+  /** Services that have endpoints set. */
+  services(): string[] {
+    return [...this.#services.keys()];
+  }
+
+  subscribe(service: string, onUpdate: EndpointsListener): Subscription {
+    let listeners = this.#listeners.get(service);
+    if (!listeners) this.#listeners.set(service, (listeners = new Set()));
+    listeners.add(onUpdate);
+    onUpdate(this.get(service));
+    return {
+      ready: READY,
+      close: () => {
+        listeners.delete(onUpdate);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}
+
+function normalize(endpoints: StaticEndpoints): readonly EndpointInfo[] {
+  return Object.freeze(endpoints.map((e) => (typeof e === 'string' ? { url: e } : { ...e })));
+}

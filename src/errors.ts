@@ -1,0 +1,63 @@
+/**
+ * Errors the mesh itself raises.
+ *
+ * HTTP error statuses stay axios errors (an `AxiosError` with `response`), exactly as without the
+ * mesh; everything the mesh refuses or gives up on is a {@link MeshError} with a stable `code`
+ * that callers can switch on. Messages never carry header values or registry tokens.
+ */
+
+/** Stable codes of {@link MeshError}. */
+export type MeshErrorCode =
+  /** The options given to `new MeshClient()` (or the sidecar's config file) are invalid. */
+  | 'MESH_BAD_OPTIONS'
+  /** A request the mesh cannot deliver as asked (no `service`, an absolute URL, ...). */
+  | 'MESH_BAD_REQUEST'
+  /** Discovery knows no endpoint for the service. */
+  | 'MESH_NO_ENDPOINTS'
+  /** Every endpoint the request could use has an open circuit breaker. */
+  | 'MESH_CIRCUIT_OPEN'
+  /** The request's total deadline (or its last per-try timeout) passed. */
+  | 'MESH_TIMEOUT'
+  /** The service's rate limit refused the request. */
+  | 'MESH_RATE_LIMITED'
+  /** The service's concurrency limit (and its queue) is full. */
+  | 'MESH_BULKHEAD_FULL'
+  /** The sidecar could not be reached and no fallback is configured. */
+  | 'MESH_SIDECAR_UNREACHABLE'
+  /** Discovery could not produce a first endpoint set for the service. */
+  | 'MESH_DISCOVERY_UNAVAILABLE'
+  /** The client was closed before or while the request ran. */
+  | 'MESH_CLOSED';
+
+/** Context a {@link MeshError} may carry. None of it is secret. */
+export interface MeshErrorDetails {
+  /** The logical service the request was for. */
+  service?: string;
+  /** The endpoint (URL) involved, when one was. */
+  endpoint?: string;
+  /** The error that led to this one. */
+  cause?: unknown;
+}
+
+/** The one error class the mesh throws for failures of its own making. */
+export class MeshError extends Error {
+  override readonly name = 'MeshError';
+  /** Stable, machine-readable reason. */
+  readonly code: MeshErrorCode;
+  /** The logical service, when the error concerns one. */
+  readonly service: string | undefined;
+  /** The endpoint URL, when the error concerns one. */
+  readonly endpoint: string | undefined;
+
+  constructor(code: MeshErrorCode, message: string, details: MeshErrorDetails = {}) {
+    super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.service = details.service;
+    this.endpoint = details.endpoint;
+  }
+}
+
+/** True when `err` is a {@link MeshError}, optionally of the given code. */
+export function isMeshError(err: unknown, code?: MeshErrorCode): err is MeshError {
+  return err instanceof MeshError && (code === undefined || err.code === code);
+}

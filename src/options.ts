@@ -1,0 +1,332 @@
+/**
+ * The one options schema, shared by `new MeshClient()` and the sidecar's config file.
+ *
+ * Every policy option is declared once with its default; {@link policyFields} builds both the
+ * global form (defaults applied) and the per-service form (no defaults, so an override changes
+ * only what it names). A bad value fails with `MESH_BAD_OPTIONS` and the option's path.
+ */
+import type { CreateAxiosDefaults } from 'axios';
+import { z } from 'zod';
+import type { Clock } from './core/clock.js';
+import type { EndpointInfo } from './core/endpoint.js';
+import type { Discovery } from './discovery/discovery.js';
+import { MeshError } from './errors.js';
+
+/** Load-balancing policies. */
+export const BALANCER_POLICIES = ['peak-ewma', 'least-request', 'round-robin', 'random', 'ring-hash'] as const;
+/** A load-balancing policy name. */
+export type BalancerPolicy = (typeof BALANCER_POLICIES)[number];
+
+const positiveMs = z.number().positive().finite();
+const percent = z.number().min(0).max(100);
+
+/** Build the policy fields, with defaults (global options) or without (per-service overrides). */
+function policyFields(withDefaults: boolean) {
+  const d = (schema: z.ZodType, value: unknown): z.ZodType =>
+    withDefaults ? schema.default(value as never) : schema.optional();
+
+  const loadBalancerObject = z.strictObject({
+    policy: d(z.enum(BALANCER_POLICIES), 'peak-ewma').describe('Which balancer picks the endpoint.'),
+    decay: d(positiveMs, 10_000).describe('peak-ewma: time constant (ms) of the latency estimate.'),
+    initialRtt: d(z.number().min(0).finite(), 30).describe('peak-ewma: latency (ms) assumed for a new endpoint.'),
+    failurePenalty: d(z.number().min(0).finite(), 1_000).describe(
+      'peak-ewma: latency (ms) recorded for a failed attempt, so failing fast does not look fast.',
+    ),
+  });
+
+  const budget = z.strictObject({
+    ratio: d(z.number().min(0).max(10), 0.2).describe('Retries allowed per request, over the window.'),
+    minPerSecond: d(z.number().min(0).finite(), 10).describe('Retries always allowed per second.'),
+    window: d(positiveMs, 10_000).describe('Length (ms) of the window requests and retries are counted over.'),
+  });
+
+  const retryObject = z.strictObject({
+    attempts: d(z.number().int().min(1).max(100), 3).describe('Most attempts per request, the first included.'),
+    backoff: d(
+      z.strictObject({
+        base: d(z.number().min(0).finite(), 25).describe('First backoff cap (ms); doubles each retry.'),
+        cap: d(z.number().min(0).finite(), 250).describe('Largest backoff (ms).'),
+      }),
+      {},
+    ).describe('Exponential backoff with full jitter between attempts.'),
+    budget: d(z.union([z.literal(false), budget]), {}).describe(
+      'Retry budget (Finagle/Linkerd); false disables it.',
+    ),
+    statuses: d(z.array(z.number().int().min(100).max(599)), [502, 503, 504]).describe(
+      'Response statuses that are retried (idempotent methods only).',
+    ),
+  });
+
+  const breakerObject = z.strictObject({
+    errorThresholdPercentage: d(percent, 50).describe('Failure share (%) in the window that opens the breaker.'),
+    volumeThreshold: d(z.number().int().min(0), 20).describe('Attempts in the window before it may open.'),
+    resetTimeout: d(positiveMs, 5_000).describe('Time (ms) open before a half-open trial.'),
+    rollingCountTimeout: d(positiveMs, 10_000).describe('Length (ms) of the statistics window.'),
+    rollingCountBuckets: d(z.number().int().min(1).max(1000), 10).describe('Buckets in the window.'),
+    maxEjectionPercent: d(percent, 50).describe(
+      "Largest share (%) of a service's endpoints skipped for open breakers (at least one); beyond it, breakers are not allowed to open.",
+    ),
+  });
+
+  const timeoutObject = z.strictObject({
+    total: d(z.union([z.literal(false), positiveMs]), 15_000).describe(
+      'Deadline (ms) over all attempts and backoffs; false for none.',
+    ),
+    perTry: d(z.union([z.literal(false), positiveMs]), 5_000).describe('Timeout (ms) of one attempt; false for none.'),
+  });
+
+  return {
+    loadBalancer: d(z.union([z.enum(BALANCER_POLICIES), loadBalancerObject]), 'peak-ewma').describe(
+      'Load balancer: a policy name or an object with its tuning.',
+    ),
+    retry: d(z.union([z.literal(false), retryObject]), {}).describe('Retry policy; false disables retries.'),
+    circuitBreaker: d(z.union([z.literal(false), breakerObject]), {}).describe(
+      'Per-endpoint circuit breakers (opossum); false disables them.',
+    ),
+    timeout: d(timeoutObject, {}).describe('Total deadline and per-try timeout.'),
+    axios: d(
+      z.record(z.string(), z.unknown()).refine((o) => !('adapter' in o), {
+        message: 'the mesh is the adapter; set no adapter',
+      }),
+      {},
+    ).describe('axios defaults (headers, params, ...) for every request to the service.'),
+  };
+}
+
+const endpointInfoSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  id: z.string().min(1).optional(),
+  weight: z.number().positive().finite().optional(),
+  tags: z.array(z.string()).optional(),
+  meta: z.record(z.string(), z.string()).optional(),
+});
+
+const staticSchema = z.record(z.string().min(1), z.array(z.union([z.url({ protocol: /^https?$/ }), endpointInfoSchema])));
+
+const discoverySchema = z.union([
+  z.strictObject({ static: staticSchema }),
+  z.custom<Discovery>(
+    (v) => typeof v === 'object' && v !== null && typeof (v as Discovery).subscribe === 'function',
+    { message: 'expected { static: {...} } or a Discovery object' },
+  ),
+]);
+
+const global = policyFields(true);
+const override = policyFields(false);
+
+const serviceSchema = z.strictObject(override);
+
+const optionsSchema = z.strictObject({
+  discovery: discoverySchema.default({ static: {} }).describe('Where endpoints come from.'),
+  services: z.record(z.string().min(1), serviceSchema).default({}).describe('Per-service overrides of any policy.'),
+  clock: z
+    .custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function')
+    .optional()
+    .describe('Time source (tests inject a ManualClock).'),
+  random: z
+    .custom<() => number>((v) => typeof v === 'function')
+    .optional()
+    .describe('Random source in [0, 1) for balancers and jitter (tests inject a seeded one).'),
+  ...global,
+});
+
+/** Load-balancer tuning; a bare policy name takes the defaults below. */
+export interface LoadBalancerOptions {
+  /** Which balancer picks the endpoint. @defaultValue `'peak-ewma'` */
+  policy?: BalancerPolicy;
+  /** peak-ewma: time constant (ms) over which the latency estimate decays. @defaultValue `10000` */
+  decay?: number;
+  /** peak-ewma: latency (ms) assumed for an endpoint not yet measured. @defaultValue `30` */
+  initialRtt?: number;
+  /** peak-ewma: latency (ms) recorded for a failed attempt, so failing fast does not look fast. @defaultValue `1000` */
+  failurePenalty?: number;
+}
+
+/** Retry budget (Finagle's `RetryBudget`, Linkerd's retry budget). */
+export interface RetryBudgetOptions {
+  /** Retries allowed per request over the window. @defaultValue `0.2` */
+  ratio?: number;
+  /** Retries always allowed per second, whatever the traffic. @defaultValue `10` */
+  minPerSecond?: number;
+  /** Length (ms) of the window requests and retries are counted over. @defaultValue `10000` */
+  window?: number;
+}
+
+/** Exponential backoff with full jitter: attempt n waits a random time in [0, min(cap, base * 2^(n-1))). */
+export interface BackoffOptions {
+  /** Backoff ceiling (ms) before the first retry; it doubles each retry. @defaultValue `25` */
+  base?: number;
+  /** Largest backoff ceiling (ms). @defaultValue `250` */
+  cap?: number;
+}
+
+/** What is retried and how often. */
+export interface RetryOptions {
+  /** Most attempts per request, the first included. @defaultValue `3` */
+  attempts?: number;
+  /** Backoff between attempts. */
+  backoff?: BackoffOptions;
+  /** Retry budget; `false` disables it. */
+  budget?: RetryBudgetOptions | false;
+  /** Response statuses retried for idempotent methods. @defaultValue `[502, 503, 504]` */
+  statuses?: number[];
+}
+
+/** Per-endpoint circuit breakers (on opossum). */
+export interface CircuitBreakerOptions {
+  /** Failure share (%) in the window that opens the breaker. @defaultValue `50` */
+  errorThresholdPercentage?: number;
+  /** Attempts in the window before the breaker may open. @defaultValue `20` */
+  volumeThreshold?: number;
+  /** Time (ms) open before a half-open trial. @defaultValue `5000` */
+  resetTimeout?: number;
+  /** Length (ms) of the statistics window. @defaultValue `10000` */
+  rollingCountTimeout?: number;
+  /** Buckets in the statistics window. @defaultValue `10` */
+  rollingCountBuckets?: number;
+  /**
+   * Largest share (%) of a service's endpoints that open breakers may take out of rotation (at
+   * least one endpoint); past it a breaker is not allowed to open, so traffic still flows to the
+   * least-bad endpoints (Envoy's max ejection percent). @defaultValue `50`
+   */
+  maxEjectionPercent?: number;
+}
+
+/** Deadlines. */
+export interface TimeoutOptions {
+  /** Deadline (ms) over all attempts and backoffs; `false` for none. A request's axios `timeout` overrides it. @defaultValue `15000` */
+  total?: number | false;
+  /** Timeout (ms) of one attempt; `false` for none. @defaultValue `5000` */
+  perTry?: number | false;
+}
+
+/** The policy options; global in {@link MeshClientOptions}, per service under `services`. */
+export interface PolicyOptions {
+  /** Load balancer: a policy name or its tuning. @defaultValue `'peak-ewma'` */
+  loadBalancer?: BalancerPolicy | LoadBalancerOptions;
+  /** Retry policy; `false` disables retries. */
+  retry?: RetryOptions | false;
+  /** Per-endpoint circuit breakers; `false` disables them. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** Total deadline and per-try timeout. */
+  timeout?: TimeoutOptions;
+  /** axios defaults (headers, params, auth, ...) for every request; the adapter is the mesh's. @defaultValue `{}` */
+  axios?: CreateAxiosDefaults & Record<string, unknown>;
+}
+
+/** Options of `new MeshClient(options)`. */
+export interface MeshClientOptions extends PolicyOptions {
+  /** Where endpoints come from: `{ static: { service: [urls] } }` or a {@link Discovery}. @defaultValue `{ static: {} }` */
+  discovery?: { static: Record<string, Array<string | EndpointInfo>> } | Discovery;
+  /** Per-service overrides of any policy option. @defaultValue `{}` */
+  services?: Record<string, PolicyOptions>;
+  /** Time source; tests inject a `ManualClock`. @defaultValue the system clock */
+  clock?: Clock;
+  /** Random source in [0, 1); tests inject a seeded one. @defaultValue `Math.random` */
+  random?: () => number;
+}
+
+type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+
+/** The policy in force for one service: global options with its overrides merged in, defaults applied. */
+export interface ServicePolicy {
+  loadBalancer: Full<LoadBalancerOptions>;
+  retry: (Full<RetryOptions> & { backoff: Full<BackoffOptions>; budget: Full<RetryBudgetOptions> | false }) | false;
+  circuitBreaker: Full<CircuitBreakerOptions> | false;
+  timeout: Full<TimeoutOptions>;
+  axios: Record<string, unknown>;
+}
+
+/** Validated options with defaults applied. */
+export interface ResolvedOptions {
+  discovery: { static: Record<string, Array<string | EndpointInfo>> } | Discovery;
+  services: Record<string, PolicyOptions>;
+  clock: Clock | undefined;
+  random: (() => number) | undefined;
+  loadBalancer: BalancerPolicy | Full<LoadBalancerOptions>;
+  retry: ServicePolicy['retry'];
+  circuitBreaker: ServicePolicy['circuitBreaker'];
+  timeout: ServicePolicy['timeout'];
+  axios: Record<string, unknown>;
+}
+
+/** Validate raw options; throws `MESH_BAD_OPTIONS` naming the offending option's path. */
+export function parseOptions(raw: unknown, root = 'options'): ResolvedOptions {
+  const result = optionsSchema.safeParse(raw ?? {});
+  if (result.success) return result.data as ResolvedOptions;
+  throw new MeshError('MESH_BAD_OPTIONS', describeIssues(result.error.issues, root));
+}
+
+/** Merge a service's overrides onto the global policy (objects merge, `false` and values replace). */
+export function resolvePolicy(options: ResolvedOptions, service: string): ServicePolicy {
+  const o: PolicyOptions = options.services[service] ?? {};
+  const lb = o.loadBalancer ?? options.loadBalancer;
+  const globalLb = typeof options.loadBalancer === 'string' ? { policy: options.loadBalancer } : options.loadBalancer;
+  const loadBalancer = {
+    ...LB_DEFAULTS,
+    ...globalLb,
+    ...(typeof lb === 'string' ? { policy: lb } : lb),
+  };
+  return {
+    loadBalancer,
+    retry: mergeLayer(options.retry, o.retry, RETRY_DEFAULTS) as ServicePolicy['retry'],
+    circuitBreaker: mergeLayer(options.circuitBreaker, o.circuitBreaker, BREAKER_DEFAULTS) as ServicePolicy['circuitBreaker'],
+    timeout: { ...options.timeout, ...stripUndefined(o.timeout) },
+    axios: { ...options.axios, ...o.axios },
+  };
+}
+
+const defaults = optionsSchema.parse({ loadBalancer: {} }) as ResolvedOptions;
+const LB_DEFAULTS = defaults.loadBalancer as Full<LoadBalancerOptions>;
+const RETRY_DEFAULTS = defaults.retry as Exclude<ServicePolicy['retry'], false>;
+const BREAKER_DEFAULTS = defaults.circuitBreaker as Exclude<ServicePolicy['circuitBreaker'], false>;
+
+function mergeLayer(base: object | false, over: object | false | undefined, full: object): object | false {
+  if (over === false) return false;
+  if (over === undefined) return base;
+  const merged: Record<string, unknown> = { ...(base === false ? full : base) };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const prev = merged[k];
+    merged[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+  }
+  return merged;
+}
+
+function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return o ? (Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>) : {};
+}
+
+type Issue = z.core.$ZodIssue;
+
+function describeIssues(issues: readonly Issue[], root: string): string {
+  return issues.map((issue) => describeIssue(issue, [])).map(([path, msg]) => `${formatPath(root, path)}: ${msg}`).join('; ');
+}
+
+/** For a union, report the branch that got furthest, so the message names the deepest bad option. */
+function describeIssue(issue: Issue, prefix: PropertyKey[]): [PropertyKey[], string] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') return [[...path, issue.keys[0]!], 'unknown option'];
+  if (issue.code === 'invalid_union' && issue.errors.length) {
+    const branches = issue.errors.filter((b) => b.length);
+    const deepest = branches.reduce((best, b) =>
+      Math.max(...b.map((i) => i.path.length + (i.code === 'unrecognized_keys' ? 1 : 0))) >
+      Math.max(...best.map((i) => i.path.length + (i.code === 'unrecognized_keys' ? 1 : 0)))
+        ? b
+        : best,
+    );
+    const first = deepest[0];
+    const deep = first && (first.path.length > 0 || first.code === 'unrecognized_keys');
+    if (first && deep) return describeIssue(first, path);
+  }
+  return [path, issue.message];
+}
+
+function formatPath(root: string, path: PropertyKey[]): string {
+  let out = root;
+  for (const p of path) {
+    out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`;
+  }
+  return out;
+}
