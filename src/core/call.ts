@@ -17,10 +17,10 @@ export interface Call<Req = unknown> {
   readonly method: string;
   /** Path and query, relative to the endpoint. */
   readonly path: string;
-  /** Header lookup (lower-case names), for routing rules. */
-  readonly header: (name: string) => string | undefined;
   /** Key for consistent hashing (`ring-hash`), when the caller gave one. */
   readonly hashKey: string | undefined;
+  /** Whether sending the request twice is harmless (idempotent method, or the caller said so). */
+  readonly idempotent: boolean;
   /** Whether the body can be sent again; a streamed body that was not buffered cannot. */
   readonly replayable: boolean;
   /** The position-specific request (axios config, or the sidecar's ingress request). */

@@ -61,6 +61,8 @@ export class Endpoint {
   rtt: number;
   /** Clock time of the last estimate update. */
   rttStamp: number;
+  /** False until the first reply: until then `rtt` is only the configured prior. */
+  measured = false;
   /** Breaker state. */
   state: EndpointState = 'healthy';
   /** Position in the pool's ready list, or -1 when the balancer must skip it. */

@@ -26,6 +26,8 @@ export class EndpointPool {
   version = 0;
   /** Largest weight in the set (an upper bound for weighted sampling). */
   maxWeight = 1;
+  /** Smallest weight in the set. */
+  minWeight = 1;
   /** True when every endpoint has the same weight (fast unweighted paths apply). */
   uniformWeights = true;
   #byId = new Map<string, Endpoint>();
@@ -103,12 +105,13 @@ export class EndpointPool {
 
   #reweigh(): void {
     let max = 0;
-    let uniform = true;
+    let min = Number.POSITIVE_INFINITY;
     for (const ep of this.all) {
       if (ep.weight > max) max = ep.weight;
-      if (ep.weight !== this.all[0]!.weight) uniform = false;
+      if (ep.weight < min) min = ep.weight;
     }
     this.maxWeight = max || 1;
-    this.uniformWeights = uniform;
+    this.minWeight = Number.isFinite(min) ? min : 1;
+    this.uniformWeights = this.maxWeight === this.minWeight;
   }
 }

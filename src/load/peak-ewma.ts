@@ -23,7 +23,10 @@ export function currentRtt(ep: Endpoint, now: number, decayMs: number): number {
 
 /** Record one attempt's round-trip time. */
 export function observeRtt(ep: Endpoint, rttMs: number, now: number, decayMs: number): void {
-  if (rttMs > ep.rtt) {
+  // The prior only guards a new endpoint against a herd before it has answered; the first real
+  // sample replaces it instead of being averaged against a made-up number.
+  if (rttMs > ep.rtt || !ep.measured) {
+    ep.measured = true;
     ep.rtt = rttMs;
   } else {
     const decay = Math.exp(-Math.max(0, now - ep.rttStamp) / decayMs);

@@ -1,0 +1,61 @@
+/**
+ * The balancer contract and the sampling helpers every policy shares.
+ *
+ * A balancer picks from the pool's ready list (endpoints whose breaker lets traffic through),
+ * in O(1) and without allocating: the ready list is maintained incrementally by the pool, and
+ * weighted sampling is rejection sampling against the largest weight (Envoy and Finagle use
+ * alias/EDF tables; rejection keeps the pick table-free at the cost of `maxWeight / meanWeight`
+ * expected draws, small for real weight spreads).
+ */
+import type { Call } from '../core/call.js';
+import type { Clock } from '../core/clock.js';
+import type { Endpoint } from '../core/endpoint.js';
+import type { EndpointPool } from '../core/pool.js';
+
+/** Picks the endpoint for one attempt. */
+export interface Balancer {
+  /**
+   * Choose from `pool.ready`, preferring endpoints this request has not tried yet
+   * (`call.tried`). Returns `undefined` only when nothing is ready.
+   */
+  pick(pool: EndpointPool, call: Call): Endpoint | undefined;
+}
+
+/** What balancers may read besides the pool. */
+export interface BalancerContext {
+  clock: Clock;
+  random: () => number;
+}
+
+const MAX_DRAWS = 16;
+
+/** A ready index drawn in proportion to endpoint weights. */
+export function weightedIndex(pool: EndpointPool, random: () => number): number {
+  const ready = pool.ready;
+  const n = ready.length;
+  if (pool.uniformWeights) return (random() * n) | 0;
+  const max = pool.maxWeight;
+  let i = 0;
+  for (let draw = 0; draw < MAX_DRAWS; draw++) {
+    i = (random() * n) | 0;
+    if (random() * max < ready[i]!.weight) return i;
+  }
+  return i;
+}
+
+/**
+ * Steer a retry away from endpoints already tried: the first untried ready endpoint at or after
+ * `index` (wrapping), or the candidate itself when every ready endpoint was tried.
+ */
+export function untriedFrom(pool: EndpointPool, index: number, call: Call): Endpoint {
+  const ready = pool.ready;
+  const candidate = ready[index]!;
+  const tried = call.tried;
+  if (tried.length === 0 || !tried.includes(candidate)) return candidate;
+  const n = ready.length;
+  for (let step = 1; step < n; step++) {
+    const ep = ready[(index + step) % n]!;
+    if (!tried.includes(ep)) return ep;
+  }
+  return candidate;
+}

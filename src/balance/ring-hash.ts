@@ -1,0 +1,88 @@
+/**
+ * Consistent hashing on a ring (Karger et al., 1997; Envoy's `RING_HASH`): each endpoint owns
+ * points on a 32-bit ring in proportion to its weight, and a request goes to the owner of the
+ * first point at or after the hash of its `hashKey`. Adding or removing an endpoint moves only
+ * the keys that endpoint gains or loses.
+ *
+ * The ring is built from the whole endpoint set, not the ready list, so a breaker opening does
+ * not reshuffle keys: a lookup walks clockwise past endpoints that are not ready (or already
+ * tried by this request). Lookups are a binary search, O(log n); rebuilding happens only when
+ * membership or weights change. Requests without a `hashKey` are spread at random.
+ */
+import type { Call } from '../core/call.js';
+import type { Endpoint } from '../core/endpoint.js';
+import type { EndpointPool } from '../core/pool.js';
+import { type Balancer, type BalancerContext, untriedFrom, weightedIndex } from './balancer.js';
+
+const MIN_RING = 1_024;
+const MAX_RING = 1 << 18;
+const POINTS_PER_ENDPOINT = 100;
+
+export class RingHashBalancer implements Balancer {
+  #version = -1;
+  #points = new Uint32Array(0);
+  #owners: Endpoint[] = [];
+
+  constructor(private readonly ctx: BalancerContext) {}
+
+  pick(pool: EndpointPool, call: Call): Endpoint | undefined {
+    if (pool.ready.length === 0) return undefined;
+    if (call.hashKey === undefined) return untriedFrom(pool, weightedIndex(pool, this.ctx.random), call);
+    if (this.#version !== pool.version) this.#build(pool);
+    const points = this.#points;
+    const n = points.length;
+    let at = lowerBound(points, hashString(call.hashKey));
+    let fallback: Endpoint | undefined;
+    for (let step = 0; step < n; step++, at++) {
+      const ep = this.#owners[at % n]!;
+      if (ep.readyIndex < 0) continue;
+      if (call.tried.length === 0 || !call.tried.includes(ep)) return ep;
+      fallback ??= ep;
+    }
+    return fallback;
+  }
+
+  #build(pool: EndpointPool): void {
+    const all = pool.all;
+    let totalWeight = 0;
+    for (const ep of all) totalWeight += ep.weight;
+    const size = Math.min(MAX_RING, Math.max(MIN_RING, all.length * POINTS_PER_ENDPOINT));
+    const entries: Array<[number, Endpoint]> = [];
+    for (const ep of all) {
+      const seed = hashString(ep.id);
+      const count = Math.max(1, Math.round((size * ep.weight) / totalWeight));
+      for (let i = 0; i < count; i++) entries.push([mix32(seed + Math.imul(i + 1, 0x9e3779b9)), ep]);
+    }
+    entries.sort((x, y) => x[0] - y[0]);
+    this.#points = Uint32Array.from(entries, (e) => e[0]);
+    this.#owners = entries.map((e) => e[1]);
+    this.#version = pool.version;
+  }
+}
+
+function lowerBound(points: Uint32Array, key: number): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (points[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** FNV-1a over UTF-16 code units, finished with murmur3's avalanche. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return mix32(h);
+}
+
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

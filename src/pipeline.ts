@@ -1,0 +1,26 @@
+/**
+ * The request path, in one place. Outermost first:
+ *
+ *   deadline -> retry -> balance -> breaker -> per-try timeout -> transport
+ *
+ * The deadline bounds everything below it; retry repeats what is below it; balance picks the
+ * endpoint each attempt goes to; the breaker guards that endpoint; the per-try timeout bounds
+ * one attempt. The fat client and the sidecar run this same composition over their transports.
+ */
+import { balance } from './balance/filter.js';
+import { breaker } from './breaker/filter.js';
+import { compose } from './core/call.js';
+import { retry } from './retry/filter.js';
+import type { ServiceRuntime } from './service.js';
+import { deadline } from './timeout/deadline.js';
+import { perTryTimeout } from './timeout/per-try.js';
+
+export function pipeline(svc: ServiceRuntime) {
+  return compose(
+    deadline(svc.clock, svc.shutdown),
+    retry(svc),
+    balance(svc),
+    breaker(svc.breakers),
+    perTryTimeout(svc.clock, svc.policy.timeout.perTry),
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * Everything the mesh keeps for one service: its policy, endpoint pool, balancer, breakers,
+ * retry budget and discovery subscription. The filters read what they need from here; nothing
+ * in it is per request.
+ */
+import { type Balancer, createBalancer } from './balance/index.js';
+import { BreakerGroup } from './breaker/group.js';
+import type { Clock } from './core/clock.js';
+import type { Endpoint, EndpointSnapshot } from './core/endpoint.js';
+import { EndpointPool } from './core/pool.js';
+import type { Discovery, Subscription } from './discovery/discovery.js';
+import { MeshError } from './errors.js';
+import { currentRtt } from './load/peak-ewma.js';
+import type { ServicePolicy } from './options.js';
+import { RetryBudget } from './retry/budget.js';
+import type { MeshEmitter } from './telemetry/events.js';
+
+/** Shared by every service of one client. */
+export interface RuntimeDeps {
+  clock: Clock;
+  random: () => number;
+  events: MeshEmitter;
+  discovery: Discovery;
+  /** Aborts when the client closes. */
+  shutdown: AbortSignal;
+}
+
+export class ServiceRuntime {
+  readonly pool: EndpointPool;
+  readonly balancer: Balancer;
+  readonly breakers: BreakerGroup | undefined;
+  readonly budget: RetryBudget | undefined;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly events: MeshEmitter;
+  readonly shutdown: AbortSignal;
+  readonly #subscription: Subscription;
+  #seen = false;
+  #pending: Promise<void> | undefined;
+  #unavailable: Error | undefined;
+
+  constructor(
+    readonly service: string,
+    readonly policy: ServicePolicy,
+    deps: RuntimeDeps,
+  ) {
+    ({ clock: this.clock, random: this.random, events: this.events, shutdown: this.shutdown } = deps);
+    this.pool = new EndpointPool(service, this.clock, policy.loadBalancer.initialRtt);
+    this.balancer = createBalancer(policy.loadBalancer, this);
+    this.breakers = policy.circuitBreaker
+      ? new BreakerGroup(service, policy.circuitBreaker, this.pool, this.events, this.clock)
+      : undefined;
+    this.budget = policy.retry && policy.retry.budget ? new RetryBudget(policy.retry.budget, this.clock) : undefined;
+    this.#subscription = deps.discovery.subscribe(
+      service,
+      (endpoints) => {
+        this.#seen = true;
+        this.#unavailable = undefined;
+        const change = this.pool.update(endpoints);
+        if (change.changed && this.events.wants('endpoints')) {
+          this.events.emit('endpoints', {
+            service,
+            endpoints: this.snapshot(),
+            added: change.added.map((ep) => ep.url),
+            removed: change.removed.map((ep) => ep.url),
+          });
+        }
+      },
+      (error) => this.events.emit('discovery-error', { service, error }),
+    );
+    if (!this.#seen) {
+      this.#pending = this.#subscription.ready.then(
+        () => {
+          this.#pending = undefined;
+        },
+        (error: unknown) => {
+          this.#pending = undefined;
+          this.#unavailable =
+            error instanceof MeshError
+              ? error
+              : new MeshError('MESH_DISCOVERY_UNAVAILABLE', `discovery has no answer for "${service}"`, {
+                  service,
+                  cause: error,
+                });
+        },
+      );
+    }
+  }
+
+  /** The retry policy (read by the retry filter). */
+  get retryPolicy(): ServicePolicy['retry'] {
+    return this.policy.retry;
+  }
+
+  /** The policy's load-balancer tuning (read by the balance filter). */
+  get load() {
+    return this.policy.loadBalancer;
+  }
+
+  /** Pending until discovery's first answer; `undefined` once there is one (the fast path). */
+  ready(signal: AbortSignal): Promise<void> | undefined {
+    if (this.#seen) return undefined;
+    if (this.#unavailable) return Promise.reject(this.#unavailable);
+    const pending = this.#pending ?? Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        if (this.#seen) resolve();
+        else reject(this.#unavailable);
+      });
+    });
+  }
+
+  /** Snapshots of every endpoint. */
+  snapshot(): EndpointSnapshot[] {
+    const now = this.clock.now();
+    return this.pool.all.map((ep) => snapshotOf(ep, now, this.policy.loadBalancer.decay));
+  }
+
+  /** Stop watching discovery and release every breaker and timer. */
+  close(): void {
+    this.#subscription.close();
+    this.breakers?.close();
+    this.pool.clear();
+  }
+}
+
+function snapshotOf(ep: Endpoint, now: number, decay: number): EndpointSnapshot {
+  return {
+    id: ep.id,
+    url: ep.url,
+    weight: ep.weight,
+    tags: ep.tags,
+    meta: ep.meta,
+    state: ep.state,
+    ejected: ep.readyIndex < 0,
+    inFlight: ep.inFlight,
+    latencyMs: currentRtt(ep, now, decay),
+    requests: ep.requests,
+    failures: ep.failures,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Typed events of a {@link MeshClient}, kebab-case, on eventemitter3.
+ *
+ * Emitting costs an object per event, so per-request events (`attempt`) are only built when
+ * someone listens (see {@link MeshEmitter.wants}).
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { EndpointSnapshot } from '../core/endpoint.js';
+
+/** The endpoint set of a service changed. */
+export interface EndpointsEvent {
+  service: string;
+  /** The whole set after the change. */
+  endpoints: EndpointSnapshot[];
+  /** Endpoint URLs that appeared. */
+  added: string[];
+  /** Endpoint URLs that left. */
+  removed: string[];
+}
+
+/** One attempt finished (answered, failed or was cut short). */
+export interface AttemptEvent {
+  service: string;
+  endpoint: string;
+  /** 1-based attempt number within the request. */
+  attempt: number;
+  method: string;
+  /** HTTP status, when a response came back. */
+  status: number | undefined;
+  /** Error code (e.g. `ECONNREFUSED`, `MESH_TIMEOUT`), when no response came back. */
+  error: string | undefined;
+  durationMs: number;
+}
+
+/** A failed attempt is about to be retried. */
+export interface RetryEvent {
+  service: string;
+  /** The attempt that failed. */
+  attempt: number;
+  /** Where the failed attempt went. */
+  endpoint: string | undefined;
+  /** Status or error code that caused the retry. */
+  reason: string;
+  /** Backoff before the next attempt (ms). */
+  delayMs: number;
+}
+
+/** A retry was allowed by the policy but refused by the retry budget. */
+export interface BudgetExhaustedEvent {
+  service: string;
+  attempt: number;
+  reason: string;
+}
+
+/** A circuit breaker of one endpoint changed state. */
+export interface CircuitEvent {
+  service: string;
+  endpoint: string;
+}
+
+/** Discovery could not refresh a service; the last known endpoints stay in force. */
+export interface DiscoveryErrorEvent {
+  service: string;
+  error: Error;
+}
+
+/** Every event a {@link MeshClient} emits, with its payload. */
+export interface MeshEvents {
+  endpoints: (e: EndpointsEvent) => void;
+  attempt: (e: AttemptEvent) => void;
+  retry: (e: RetryEvent) => void;
+  'retry-budget-exhausted': (e: BudgetExhaustedEvent) => void;
+  'circuit-open': (e: CircuitEvent) => void;
+  'circuit-half-open': (e: CircuitEvent) => void;
+  'circuit-close': (e: CircuitEvent) => void;
+  'discovery-error': (e: DiscoveryErrorEvent) => void;
+}
+
+/** The emitter behind `MeshClient.on()`. */
+export class MeshEmitter extends EventEmitter<MeshEvents> {
+  /** True when `event` has listeners, so hot paths build payloads only when needed. */
+  wants(event: keyof MeshEvents): boolean {
+    return this.listenerCount(event) > 0;
+  }
+}

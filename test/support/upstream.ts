@@ -1,0 +1,110 @@
+/**
+ * Real upstream servers on loopback for the tests: node:http on port 0, with behaviours that can
+ * be switched at runtime (answer, fail with a status, answer slowly, hang, reset the socket) and
+ * a count of what each one received. Nothing here mocks the network.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Behaviour =
+  | { kind: 'ok' }
+  | { kind: 'status'; status: number }
+  | { kind: 'slow'; ms: number }
+  | { kind: 'hang' }
+  | { kind: 'reset' };
+
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export class Upstream {
+  readonly received: ReceivedRequest[] = [];
+  behaviour: Behaviour = { kind: 'ok' };
+  readonly #server: http.Server;
+  readonly #sockets = new Set<Socket>();
+  #waiters: Array<{ count: number; resolve: () => void }> = [];
+  url = '';
+
+  constructor(readonly name: string) {
+    this.#server = http.createServer((req, res) => this.#handle(req, res));
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(name: string, behaviour?: Behaviour): Promise<Upstream> {
+    const up = new Upstream(name);
+    if (behaviour) up.behaviour = behaviour;
+    up.#server.listen(0, '127.0.0.1');
+    await once(up.#server, 'listening');
+    up.url = `http://127.0.0.1:${(up.#server.address() as AddressInfo).port}`;
+    return up;
+  }
+
+  get count(): number {
+    return this.received.length;
+  }
+
+  /** Resolves once `count` requests have arrived in total. */
+  receivedAtLeast(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+
+  /** Stop listening and drop every connection: the port now refuses connections. */
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    if (!this.#server.listening) return;
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      this.received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
+      this.#waiters = this.#waiters.filter((w) => (this.received.length >= w.count ? (w.resolve(), false) : true));
+      const b = this.behaviour;
+      const reply = (status: number) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ upstream: this.name, url: req.url, status }));
+      };
+      switch (b.kind) {
+        case 'ok':
+          return reply(200);
+        case 'status':
+          return reply(b.status);
+        case 'slow': {
+          const t = setTimeout(() => reply(200), b.ms);
+          res.on('close', () => clearTimeout(t));
+          return;
+        }
+        case 'hang':
+          return;
+        case 'reset':
+          req.socket.destroy();
+          return;
+      }
+    });
+  }
+}
+
+/** A loopback port with nothing listening: connections to it are refused. */
+export async function closedPortUrl(): Promise<string> {
+  const server = http.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
