@@ -18,7 +18,11 @@ function startInstance(name: string, status: number): Promise<{ url: string; ser
   );
 }
 
-const instances = await Promise.all([startInstance('a', 200), startInstance('b', 200), startInstance('broken', 503)]);
+const instances = await Promise.all([
+  startInstance('a', 200),
+  startInstance('b', 200),
+  startInstance('broken', 503),
+]);
 
 const mesh = new MeshClient({
   discovery: { static: { users: instances.map((i) => i.url) } },

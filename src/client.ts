@@ -4,9 +4,10 @@
  * adapter, so `mesh.service('users')` is an ordinary AxiosInstance whose interceptors,
  * transforms, params and auth all keep working.
  */
+
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import { setMaxListeners } from 'node:events';
 import axios, {
   AxiosError,
   type AxiosInstance,
@@ -20,11 +21,11 @@ import type { EndpointSnapshot } from './core/endpoint.js';
 import type { Discovery } from './discovery/discovery.js';
 import { StaticDiscovery } from './discovery/static.js';
 import { MeshError } from './errors.js';
-import { type MeshClientOptions, type ResolvedOptions, parseOptions, resolvePolicy } from './options.js';
+import { type MeshClientOptions, parseOptions, type ResolvedOptions, resolvePolicy } from './options.js';
 import { pipeline } from './pipeline.js';
 import { IDEMPOTENT_METHODS } from './retry/policy.js';
 import { ServiceRuntime } from './service.js';
-import { type MeshEvents, MeshEmitter } from './telemetry/events.js';
+import { MeshEmitter, type MeshEvents } from './telemetry/events.js';
 import { axiosTransport } from './transport/axios.js';
 
 declare module 'axios' {
@@ -43,8 +44,6 @@ export type MeshRequestConfig<D = unknown> = import('axios').AxiosRequestConfig<
 
 type AxiosCall = Call<InternalAxiosRequestConfig>;
 type AxiosHandler = Handler<InternalAxiosRequestConfig, AxiosResponse>;
-
-const NEVER: AbortSignal = new AbortController().signal;
 
 /** An in-process service mesh client. */
 export class MeshClient {
@@ -70,7 +69,9 @@ export class MeshClient {
     const discovery = this.#options.discovery;
     this.#ownsDiscovery = 'static' in discovery && !('subscribe' in discovery);
     this.#discovery = this.#ownsDiscovery
-      ? new StaticDiscovery((discovery as { static: ConstructorParameters<typeof StaticDiscovery>[0] }).static)
+      ? new StaticDiscovery(
+          (discovery as { static: ConstructorParameters<typeof StaticDiscovery>[0] }).static,
+        )
       : (discovery as Discovery);
     // Every in-flight request listens for shutdown: many listeners are expected.
     setMaxListeners(0, this.#shutdown.signal);
@@ -174,12 +175,14 @@ export class MeshClient {
     if (!service) throw new MeshError('MESH_BAD_REQUEST', 'no service named: set config.service');
     const url = config.url ?? '';
     if (/^[a-z][a-z\d+.-]*:/i.test(url) || /^[a-z][a-z\d+.-]*:/i.test(config.baseURL ?? '')) {
-      throw new MeshError('MESH_BAD_REQUEST', 'URLs must be relative: the mesh chooses the host', { service });
+      throw new MeshError('MESH_BAD_REQUEST', 'URLs must be relative: the mesh chooses the host', {
+        service,
+      });
     }
     const { runtime, handler } = this.#runtime(service);
     const method = (config.method ?? 'get').toUpperCase();
     const total = config.timeout ? config.timeout : runtime.policy.timeout.total;
-    const callerSignal = (config.signal as AbortSignal | undefined) ?? NEVER;
+    const callerSignal = (config.signal as AbortSignal | undefined) ?? this.#shutdown.signal;
     const call: AxiosCall = {
       service,
       method,
@@ -198,7 +201,8 @@ export class MeshClient {
     try {
       reply = await handler(call);
     } catch (err) {
-      if (callerSignal.aborted && !(err instanceof CanceledError)) throw new CanceledError(undefined, undefined, config);
+      if (config.signal?.aborted && !(err instanceof CanceledError))
+        throw new CanceledError(undefined, undefined, config);
       throw err;
     }
     reply.config = config;

@@ -4,29 +4,29 @@
  * @packageDocumentation
  */
 export { MeshClient, type MeshRequestConfig } from './client.js';
-export { MeshError, isMeshError, type MeshErrorCode, type MeshErrorDetails } from './errors.js';
+export { type Clock, ManualClock, systemClock, type TimerHandle } from './core/clock.js';
+export type { EndpointInfo, EndpointSnapshot, EndpointState } from './core/endpoint.js';
+export { seededRandom } from './core/random.js';
+export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
+export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
+export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors.js';
 export type {
+  BackoffOptions,
+  BalancerPolicy,
+  CircuitBreakerOptions,
+  LoadBalancerOptions,
   MeshClientOptions,
   PolicyOptions,
-  LoadBalancerOptions,
-  BalancerPolicy,
-  RetryOptions,
   RetryBudgetOptions,
-  BackoffOptions,
-  CircuitBreakerOptions,
+  RetryOptions,
   TimeoutOptions,
 } from './options.js';
-export type { Discovery, Subscription, EndpointsListener } from './discovery/discovery.js';
-export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
-export type { EndpointInfo, EndpointSnapshot, EndpointState } from './core/endpoint.js';
-export { type Clock, type TimerHandle, ManualClock, systemClock } from './core/clock.js';
-export { seededRandom } from './core/random.js';
 export type {
-  MeshEvents,
-  EndpointsEvent,
   AttemptEvent,
-  RetryEvent,
   BudgetExhaustedEvent,
   CircuitEvent,
   DiscoveryErrorEvent,
+  EndpointsEvent,
+  MeshEvents,
+  RetryEvent,
 } from './telemetry/events.js';

@@ -12,10 +12,16 @@ import type { EndpointInfo } from './core/endpoint.js';
 import type { Discovery } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
 
-/** Load-balancing policies. */
-export const BALANCER_POLICIES = ['peak-ewma', 'least-request', 'round-robin', 'random', 'ring-hash'] as const;
 /** A load-balancing policy name. */
-export type BalancerPolicy = (typeof BALANCER_POLICIES)[number];
+export type BalancerPolicy = 'peak-ewma' | 'least-request' | 'round-robin' | 'random' | 'ring-hash';
+
+const BALANCER_POLICIES = [
+  'peak-ewma',
+  'least-request',
+  'round-robin',
+  'random',
+  'ring-hash',
+] as const satisfies readonly BalancerPolicy[];
 
 const positiveMs = z.number().positive().finite();
 const percent = z.number().min(0).max(100);
@@ -23,12 +29,14 @@ const percent = z.number().min(0).max(100);
 /** Build the policy fields, with defaults (global options) or without (per-service overrides). */
 function policyFields(withDefaults: boolean) {
   const d = (schema: z.ZodType, value: unknown): z.ZodType =>
-    withDefaults ? schema.default(value as never) : schema.optional();
+    withDefaults ? schema.prefault(value as never) : schema.optional();
 
   const loadBalancerObject = z.strictObject({
     policy: d(z.enum(BALANCER_POLICIES), 'peak-ewma').describe('Which balancer picks the endpoint.'),
     decay: d(positiveMs, 10_000).describe('peak-ewma: time constant (ms) of the latency estimate.'),
-    initialRtt: d(z.number().min(0).finite(), 30).describe('peak-ewma: latency (ms) assumed for a new endpoint.'),
+    initialRtt: d(z.number().min(0).finite(), 30).describe(
+      'peak-ewma: latency (ms) assumed for a new endpoint.',
+    ),
     failurePenalty: d(z.number().min(0).finite(), 1_000).describe(
       'peak-ewma: latency (ms) recorded for a failed attempt, so failing fast does not look fast.',
     ),
@@ -37,11 +45,15 @@ function policyFields(withDefaults: boolean) {
   const budget = z.strictObject({
     ratio: d(z.number().min(0).max(10), 0.2).describe('Retries allowed per request, over the window.'),
     minPerSecond: d(z.number().min(0).finite(), 10).describe('Retries always allowed per second.'),
-    window: d(positiveMs, 10_000).describe('Length (ms) of the window requests and retries are counted over.'),
+    window: d(positiveMs, 10_000).describe(
+      'Length (ms) of the window requests and retries are counted over.',
+    ),
   });
 
   const retryObject = z.strictObject({
-    attempts: d(z.number().int().min(1).max(100), 3).describe('Most attempts per request, the first included.'),
+    attempts: d(z.number().int().min(1).max(100), 3).describe(
+      'Most attempts per request, the first included.',
+    ),
     backoff: d(
       z.strictObject({
         base: d(z.number().min(0).finite(), 25).describe('First backoff cap (ms); doubles each retry.'),
@@ -58,7 +70,9 @@ function policyFields(withDefaults: boolean) {
   });
 
   const breakerObject = z.strictObject({
-    errorThresholdPercentage: d(percent, 50).describe('Failure share (%) in the window that opens the breaker.'),
+    errorThresholdPercentage: d(percent, 50).describe(
+      'Failure share (%) in the window that opens the breaker.',
+    ),
     volumeThreshold: d(z.number().int().min(0), 20).describe('Attempts in the window before it may open.'),
     resetTimeout: d(positiveMs, 5_000).describe('Time (ms) open before a half-open trial.'),
     rollingCountTimeout: d(positiveMs, 10_000).describe('Length (ms) of the statistics window.'),
@@ -72,7 +86,9 @@ function policyFields(withDefaults: boolean) {
     total: d(z.union([z.literal(false), positiveMs]), 15_000).describe(
       'Deadline (ms) over all attempts and backoffs; false for none.',
     ),
-    perTry: d(z.union([z.literal(false), positiveMs]), 5_000).describe('Timeout (ms) of one attempt; false for none.'),
+    perTry: d(z.union([z.literal(false), positiveMs]), 5_000).describe(
+      'Timeout (ms) of one attempt; false for none.',
+    ),
   });
 
   return {
@@ -101,7 +117,10 @@ const endpointInfoSchema = z.strictObject({
   meta: z.record(z.string(), z.string()).optional(),
 });
 
-const staticSchema = z.record(z.string().min(1), z.array(z.union([z.url({ protocol: /^https?$/ }), endpointInfoSchema])));
+const staticSchema = z.record(
+  z.string().min(1),
+  z.array(z.union([z.url({ protocol: /^https?$/ }), endpointInfoSchema])),
+);
 
 const discoverySchema = z.union([
   z.strictObject({ static: staticSchema }),
@@ -118,7 +137,10 @@ const serviceSchema = z.strictObject(override);
 
 const optionsSchema = z.strictObject({
   discovery: discoverySchema.default({ static: {} }).describe('Where endpoints come from.'),
-  services: z.record(z.string().min(1), serviceSchema).default({}).describe('Per-service overrides of any policy.'),
+  services: z
+    .record(z.string().min(1), serviceSchema)
+    .default({})
+    .describe('Per-service overrides of any policy.'),
   clock: z
     .custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function')
     .optional()
@@ -231,7 +253,9 @@ type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 /** The policy in force for one service: global options with its overrides merged in, defaults applied. */
 export interface ServicePolicy {
   loadBalancer: Full<LoadBalancerOptions>;
-  retry: (Full<RetryOptions> & { backoff: Full<BackoffOptions>; budget: Full<RetryBudgetOptions> | false }) | false;
+  retry:
+    | (Full<RetryOptions> & { backoff: Full<BackoffOptions>; budget: Full<RetryBudgetOptions> | false })
+    | false;
   circuitBreaker: Full<CircuitBreakerOptions> | false;
   timeout: Full<TimeoutOptions>;
   axios: Record<string, unknown>;
@@ -261,7 +285,8 @@ export function parseOptions(raw: unknown, root = 'options'): ResolvedOptions {
 export function resolvePolicy(options: ResolvedOptions, service: string): ServicePolicy {
   const o: PolicyOptions = options.services[service] ?? {};
   const lb = o.loadBalancer ?? options.loadBalancer;
-  const globalLb = typeof options.loadBalancer === 'string' ? { policy: options.loadBalancer } : options.loadBalancer;
+  const globalLb =
+    typeof options.loadBalancer === 'string' ? { policy: options.loadBalancer } : options.loadBalancer;
   const loadBalancer = {
     ...LB_DEFAULTS,
     ...globalLb,
@@ -270,7 +295,11 @@ export function resolvePolicy(options: ResolvedOptions, service: string): Servic
   return {
     loadBalancer,
     retry: mergeLayer(options.retry, o.retry, RETRY_DEFAULTS) as ServicePolicy['retry'],
-    circuitBreaker: mergeLayer(options.circuitBreaker, o.circuitBreaker, BREAKER_DEFAULTS) as ServicePolicy['circuitBreaker'],
+    circuitBreaker: mergeLayer(
+      options.circuitBreaker,
+      o.circuitBreaker,
+      BREAKER_DEFAULTS,
+    ) as ServicePolicy['circuitBreaker'],
     timeout: { ...options.timeout, ...stripUndefined(o.timeout) },
     axios: { ...options.axios, ...o.axios },
   };
@@ -289,7 +318,9 @@ function mergeLayer(base: object | false, over: object | false | undefined, full
     if (v === undefined) continue;
     const prev = merged[k];
     merged[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' ? { ...prev, ...v } : v;
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
+        ? { ...prev, ...v }
+        : v;
   }
   return merged;
 }
@@ -301,7 +332,10 @@ function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
 type Issue = z.core.$ZodIssue;
 
 function describeIssues(issues: readonly Issue[], root: string): string {
-  return issues.map((issue) => describeIssue(issue, [])).map(([path, msg]) => `${formatPath(root, path)}: ${msg}`).join('; ');
+  return issues
+    .map((issue) => describeIssue(issue, []))
+    .map(([path, msg]) => `${formatPath(root, path)}: ${msg}`)
+    .join('; ');
 }
 
 /** For a union, report the branch that got furthest, so the message names the deepest bad option. */
@@ -326,7 +360,12 @@ function describeIssue(issue: Issue, prefix: PropertyKey[]): [PropertyKey[], str
 function formatPath(root: string, path: PropertyKey[]): string {
   let out = root;
   for (const p of path) {
-    out += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`;
+    out +=
+      typeof p === 'number'
+        ? `[${p}]`
+        : /^[A-Za-z_$][\w$]*$/.test(String(p))
+          ? `.${String(p)}`
+          : `[${JSON.stringify(String(p))}]`;
   }
   return out;
 }

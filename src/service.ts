@@ -50,7 +50,8 @@ export class ServiceRuntime {
     this.breakers = policy.circuitBreaker
       ? new BreakerGroup(service, policy.circuitBreaker, this.pool, this.events, this.clock)
       : undefined;
-    this.budget = policy.retry && policy.retry.budget ? new RetryBudget(policy.retry.budget, this.clock) : undefined;
+    const budget = policy.retry === false ? false : policy.retry.budget;
+    this.budget = budget === false ? undefined : new RetryBudget(budget, this.clock);
     this.#subscription = deps.discovery.subscribe(
       service,
       (endpoints) => {

@@ -7,11 +7,11 @@
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { EndpointPool } from '../core/pool.js';
-import { MeshError, isMeshError } from '../errors.js';
+import { isMeshError, MeshError } from '../errors.js';
 import { observeRtt } from '../load/peak-ewma.js';
 import type { LoadBalancerOptions } from '../options.js';
-import type { MeshEmitter } from '../telemetry/events.js';
 import { errorCode } from '../retry/policy.js';
+import type { MeshEmitter } from '../telemetry/events.js';
 import type { Balancer } from './balancer.js';
 
 export interface BalanceContext {
@@ -38,7 +38,9 @@ export function balance(ctx: BalanceContext): Filter {
         if (pool.all.length === 0) {
           throw new MeshError('MESH_NO_ENDPOINTS', `no endpoints for service "${service}"`, { service });
         }
-        throw new MeshError('MESH_CIRCUIT_OPEN', `every endpoint of "${service}" has an open circuit`, { service });
+        throw new MeshError('MESH_CIRCUIT_OPEN', `every endpoint of "${service}" has an open circuit`, {
+          service,
+        });
       }
       call.endpoint = ep;
       ep.inFlight++;
@@ -58,7 +60,8 @@ export function balance(ctx: BalanceContext): Filter {
         const now = clock.now();
         const rtt = now - start;
         // An attempt cut short by the caller or a breaker says nothing about the endpoint's speed.
-        const counted = failure === undefined || !(call.signal.aborted && !isMeshError(call.signal.reason, 'MESH_TIMEOUT'));
+        const counted =
+          failure === undefined || !(call.signal.aborted && !isMeshError(call.signal.reason, 'MESH_TIMEOUT'));
         const refused = isMeshError(failure, 'MESH_CIRCUIT_OPEN');
         if (counted && !refused) {
           const failed = failure !== undefined || (status !== undefined && status >= 500);

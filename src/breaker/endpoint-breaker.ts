@@ -11,7 +11,7 @@
 import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { Call, Handler, Reply } from '../core/call.js';
-import { MeshError, isMeshError } from '../errors.js';
+import { isMeshError, MeshError } from '../errors.js';
 import type { CircuitBreakerOptions } from '../options.js';
 
 /** A reply the breaker must count as a failure, carried through opossum as a rejection. */

@@ -52,7 +52,9 @@ export type Handler<Req = unknown, Rep extends Reply = Reply> = (call: Call<Req>
 export type Filter = <Req, Rep extends Reply>(next: Handler<Req, Rep>) => Handler<Req, Rep>;
 
 /** Stack filters around a transport, outermost first: `compose(a, b)(t)` is `a(b(t))`. */
-export function compose(...filters: Filter[]): <Req, Rep extends Reply>(transport: Handler<Req, Rep>) => Handler<Req, Rep> {
+export function compose(
+  ...filters: Filter[]
+): <Req, Rep extends Reply>(transport: Handler<Req, Rep>) => Handler<Req, Rep> {
   return <Req, Rep extends Reply>(transport: Handler<Req, Rep>) => {
     let handler = transport;
     for (let i = filters.length - 1; i >= 0; i--) handler = filters[i]!(handler);

@@ -46,7 +46,8 @@ export function retry(ctx: RetryContext): Filter {
         const own: Call<Req> = { ...call, attempt: attemptNumber, endpoint: undefined };
         try {
           const reply = await next(own);
-          if (attemptNumber < attempts && retryableReply(reply, call, statuses)) throw new RetryableReply(reply);
+          if (attemptNumber < attempts && retryableReply(reply, call, statuses))
+            throw new RetryableReply(reply);
           return reply;
         } finally {
           if (own.endpoint) {

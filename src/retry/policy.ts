@@ -11,10 +11,23 @@ import type { Call, Reply } from '../core/call.js';
 import { isMeshError } from '../errors.js';
 
 /** Methods RFC 9110 defines as idempotent. */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PUT',
+  'DELETE',
+  'TRACE',
+]);
 
 /** Failures before any byte reached a server. */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'MESH_CIRCUIT_OPEN']);
+const NEVER_SENT = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'MESH_CIRCUIT_OPEN',
+]);
 
 /** Transport failures after which the server may or may not have seen the request. */
 const MAYBE_SENT = new Set([

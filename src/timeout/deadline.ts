@@ -14,7 +14,9 @@ export function deadline(clock: Clock, shutdown: AbortSignal): Filter {
     async (call: Call<Req>) => {
       const remaining = call.deadline - clock.now();
       if (remaining <= 0) {
-        throw new MeshError('MESH_TIMEOUT', 'deadline passed before the request was sent', { service: call.service });
+        throw new MeshError('MESH_TIMEOUT', 'deadline passed before the request was sent', {
+          service: call.service,
+        });
       }
       const caller = call.signal;
       caller.throwIfAborted();
@@ -23,12 +25,12 @@ export function deadline(clock: Clock, shutdown: AbortSignal): Filter {
       const onAbort = function (this: AbortSignal) {
         controller.abort(this.reason);
       };
-      caller.addEventListener('abort', onAbort);
+      // The ingress passes the shutdown signal itself when the caller gave none.
+      if (caller !== shutdown) caller.addEventListener('abort', onAbort);
       shutdown.addEventListener('abort', onAbort);
-      let expired: MeshError | undefined;
       const timer = Number.isFinite(remaining)
         ? clock.setTimeout(() => {
-            expired = new MeshError('MESH_TIMEOUT', `no reply within ${Math.round(remaining)} ms`, {
+            const expired = new MeshError('MESH_TIMEOUT', `no reply within ${Math.round(remaining)} ms`, {
               service: call.service,
               endpoint: call.tried.at(-1)?.url,
             });
@@ -39,7 +41,9 @@ export function deadline(clock: Clock, shutdown: AbortSignal): Filter {
       try {
         return await next(call);
       } catch (err) {
-        if (expired) throw withCause(expired, err);
+        // The attempt below sees only "aborted"; say why: the deadline, or the client closing.
+        const reason: unknown = controller.signal.reason;
+        if (controller.signal.aborted && reason instanceof MeshError) throw withCause(reason, err);
         throw err;
       } finally {
         if (timer !== undefined) clock.clearTimeout(timer);

@@ -73,7 +73,9 @@ export class Upstream {
         headers: req.headers,
         body: Buffer.concat(chunks).toString(),
       });
-      this.#waiters = this.#waiters.filter((w) => (this.received.length >= w.count ? (w.resolve(), false) : true));
+      const due = this.#waiters.filter((w) => this.received.length >= w.count);
+      this.#waiters = this.#waiters.filter((w) => this.received.length < w.count);
+      for (const w of due) w.resolve();
       const b = this.behaviour;
       const reply = (status: number) => {
         res.writeHead(status, { 'content-type': 'application/json' });
