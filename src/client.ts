@@ -1,11 +1,10 @@
 /**
- * MeshClient: the fat client. Options become one {@link ServiceRuntime} per service (created on
- * first use) and a pipeline over the axios http transport; the mesh plugs into axios as its
+ * MeshClient: the fat client. It owns a {@link Mesh} core (one runtime per service, created on
+ * first use) and runs the pipeline over the axios http transport; the mesh plugs into axios as its
  * adapter, so `mesh.service('users')` is an ordinary AxiosInstance whose interceptors,
  * transforms, params and auth all keep working.
  */
 
-import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import axios, {
@@ -15,18 +14,18 @@ import axios, {
   CanceledError,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import type { Call, Handler } from './core/call.js';
-import { systemClock } from './core/clock.js';
+import { type Call, compose, type Handler } from './core/call.js';
 import type { EndpointSnapshot } from './core/endpoint.js';
 import type { Discovery } from './discovery/discovery.js';
-import { StaticDiscovery } from './discovery/static.js';
 import { MeshError } from './errors.js';
-import { type MeshClientOptions, parseOptions, type ResolvedOptions, resolvePolicy } from './options.js';
+import { Mesh } from './mesh.js';
+import { type MeshClientOptions, parseOptions } from './options.js';
 import { pipeline } from './pipeline.js';
 import { IDEMPOTENT_METHODS } from './retry/policy.js';
-import { ServiceRuntime } from './service.js';
-import { MeshEmitter, type MeshEvents } from './telemetry/events.js';
+import type { MeshEvents } from './telemetry/events.js';
+import { deadline } from './timeout/deadline.js';
 import { axiosTransport } from './transport/axios.js';
+import { SidecarRoute } from './transport/via-sidecar.js';
 
 declare module 'axios' {
   interface AxiosRequestConfig {
@@ -45,42 +44,33 @@ export type MeshRequestConfig<D = unknown> = import('axios').AxiosRequestConfig<
 type AxiosCall = Call<InternalAxiosRequestConfig>;
 type AxiosHandler = Handler<InternalAxiosRequestConfig, AxiosResponse>;
 
+interface ServiceEntry {
+  direct: AxiosHandler | undefined;
+  sidecar: { route: SidecarRoute; handler: AxiosHandler } | undefined;
+}
+
 /** An in-process service mesh client. */
 export class MeshClient {
-  readonly #options: ResolvedOptions;
-  readonly #events = new MeshEmitter();
-  readonly #discovery: Discovery;
-  readonly #ownsDiscovery: boolean;
-  readonly #shutdown = new AbortController();
-  readonly #services = new Map<string, { runtime: ServiceRuntime; handler: AxiosHandler }>();
+  readonly #mesh: Mesh;
+  readonly #services = new Map<string, ServiceEntry>();
   readonly #instances = new Map<string, AxiosInstance>();
   readonly #httpAgent = new http.Agent({ keepAlive: true });
   readonly #httpsAgent = new https.Agent({ keepAlive: true });
   readonly #http: AxiosInstance;
   readonly #transport = axiosTransport();
-  #closed = false;
 
   /**
    * @param options - see {@link MeshClientOptions}; validated here.
    * @throws MeshError `MESH_BAD_OPTIONS` naming the offending option's path.
    */
   constructor(options: MeshClientOptions = {}) {
-    this.#options = parseOptions(options);
-    const discovery = this.#options.discovery;
-    this.#ownsDiscovery = 'static' in discovery && !('subscribe' in discovery);
-    this.#discovery = this.#ownsDiscovery
-      ? new StaticDiscovery(
-          (discovery as { static: ConstructorParameters<typeof StaticDiscovery>[0] }).static,
-        )
-      : (discovery as Discovery);
-    // Every in-flight request listens for shutdown: many listeners are expected.
-    setMaxListeners(0, this.#shutdown.signal);
+    this.#mesh = new Mesh(parseOptions(options));
     this.#http = this.#createInstance(undefined);
   }
 
   /** The discovery in use; a {@link StaticDiscovery} unless the options gave another. */
   get discovery(): Discovery {
-    return this.#discovery;
+    return this.#mesh.discovery;
   }
 
   /**
@@ -106,25 +96,25 @@ export class MeshClient {
 
   /** Snapshots of a service's endpoints: URL, breaker state, in-flight, latency estimate. */
   endpoints(name: string): EndpointSnapshot[] {
-    if (this.#closed) return [];
-    return this.#runtime(name).runtime.snapshot();
+    if (this.#mesh.closed) return [];
+    return this.#mesh.runtime(name).snapshot();
   }
 
   /** Listen to a mesh event (see {@link MeshEvents}). */
   on<E extends keyof MeshEvents>(event: E, listener: MeshEvents[E]): this {
-    this.#events.on(event, listener as never);
+    this.#mesh.events.on(event, listener as never);
     return this;
   }
 
   /** Listen to one occurrence of a mesh event. */
   once<E extends keyof MeshEvents>(event: E, listener: MeshEvents[E]): this {
-    this.#events.once(event, listener as never);
+    this.#mesh.events.once(event, listener as never);
     return this;
   }
 
   /** Stop listening. */
   off<E extends keyof MeshEvents>(event: E, listener?: MeshEvents[E]): this {
-    this.#events.off(event, listener as never);
+    this.#mesh.events.off(event, listener as never);
     return this;
   }
 
@@ -133,56 +123,57 @@ export class MeshClient {
    * timers and pooled sockets are closed. Later requests fail with `MESH_CLOSED`.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#shutdown.abort(new MeshError('MESH_CLOSED', 'the mesh client was closed'));
-    for (const { runtime } of this.#services.values()) runtime.close();
+    if (this.#mesh.closed) return;
+    await this.#mesh.close();
     this.#services.clear();
-    if (this.#ownsDiscovery) await this.#discovery.close();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
-    this.#events.removeAllListeners();
   }
 
   #createInstance(service: string | undefined): AxiosInstance {
-    const policy = resolvePolicy(this.#options, service ?? '');
     return axios.create({
       httpAgent: this.#httpAgent,
       httpsAgent: this.#httpsAgent,
-      ...policy.axios,
+      ...this.#mesh.policy(service ?? '').axios,
       adapter: (config) => this.#dispatch(service ?? config.service, config),
     });
   }
 
-  #runtime(name: string) {
-    let entry = this.#services.get(name);
+  #entry(service: string): ServiceEntry {
+    let entry = this.#services.get(service);
     if (!entry) {
-      const runtime = new ServiceRuntime(name, resolvePolicy(this.#options, name), {
-        clock: this.#options.clock ?? systemClock,
-        random: this.#options.random ?? Math.random,
-        events: this.#events,
-        discovery: this.#discovery,
-        shutdown: this.#shutdown.signal,
-      });
-      entry = { runtime, handler: pipeline(runtime)(this.#transport) };
-      this.#services.set(name, entry);
+      const mesh = this.#mesh;
+      const policy = mesh.policy(service);
+      const route =
+        policy.mode === 'sidecar' ? new SidecarRoute(service, policy.sidecar, mesh.clock) : undefined;
+      entry = {
+        direct: undefined,
+        sidecar: route && { route, handler: compose(deadline(mesh.clock, mesh.shutdown))(route.transport) },
+      };
+      this.#services.set(service, entry);
     }
     return entry;
   }
 
+  /** The in-process pipeline; built, and discovery watched, only when first needed. */
+  #direct(entry: ServiceEntry, call: AxiosCall): Promise<AxiosResponse> {
+    entry.direct ??= pipeline(this.#mesh.runtime(call.service))(this.#transport);
+    return entry.direct(call);
+  }
+
   async #dispatch(service: string | undefined, config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
-    if (this.#closed) throw new MeshError('MESH_CLOSED', 'the mesh client was closed', { service });
+    if (this.#mesh.closed) throw new MeshError('MESH_CLOSED', 'the mesh client was closed', { service });
     if (!service) throw new MeshError('MESH_BAD_REQUEST', 'no service named: set config.service');
     const url = config.url ?? '';
-    if (/^[a-z][a-z\d+.-]*:/i.test(url) || /^[a-z][a-z\d+.-]*:/i.test(config.baseURL ?? '')) {
+    if (ABSOLUTE.test(url) || ABSOLUTE.test(config.baseURL ?? '')) {
       throw new MeshError('MESH_BAD_REQUEST', 'URLs must be relative: the mesh chooses the host', {
         service,
       });
     }
-    const { runtime, handler } = this.#runtime(service);
+    const entry = this.#entry(service);
+    const policy = this.#mesh.policy(service);
     const method = (config.method ?? 'get').toUpperCase();
-    const total = config.timeout ? config.timeout : runtime.policy.timeout.total;
-    const callerSignal = (config.signal as AbortSignal | undefined) ?? this.#shutdown.signal;
+    const total = config.timeout ? config.timeout : policy.timeout.total;
     const call: AxiosCall = {
       service,
       method,
@@ -191,33 +182,69 @@ export class MeshClient {
       idempotent: config.idempotent ?? IDEMPOTENT_METHODS.has(method),
       replayable: !isStream(config.data),
       request: config,
-      signal: callerSignal,
-      deadline: total === false ? Number.POSITIVE_INFINITY : runtime.clock.now() + total,
+      signal: (config.signal as AbortSignal | undefined) ?? this.#mesh.shutdown,
+      deadline: total === false ? Number.POSITIVE_INFINITY : this.#mesh.clock.now() + total,
       attempt: 0,
       tried: [],
       endpoint: undefined,
     };
-    let reply: AxiosResponse;
     try {
-      reply = await handler(call);
+      const reply = entry.sidecar ? await this.#viaSidecar(entry, call) : await this.#direct(entry, call);
+      return settle(reply, config);
     } catch (err) {
       if (config.signal?.aborted && !(err instanceof CanceledError))
         throw new CanceledError(undefined, undefined, config);
       throw err;
     }
-    reply.config = config;
-    const validate = config.validateStatus;
-    if (!validate || validate(reply.status)) return reply;
-    throw new AxiosError(
-      `Request failed with status code ${reply.status}`,
-      reply.status >= 400 && reply.status < 500 ? AxiosError.ERR_BAD_REQUEST : AxiosError.ERR_BAD_RESPONSE,
-      config,
-      reply.request,
-      reply,
-    );
+  }
+
+  /** Sidecar mode: through the sidecar while it answers, else the configured fallback. */
+  async #viaSidecar(entry: ServiceEntry, call: AxiosCall): Promise<AxiosResponse> {
+    const { route, handler } = entry.sidecar!;
+    let reason = 'SIDECAR_DOWN';
+    if (route.up) {
+      try {
+        return await handler(call);
+      } catch (err) {
+        const code = route.unreachable(err);
+        if (code === undefined) throw err;
+        reason = code;
+      }
+    }
+    const action = route.options.fallback;
+    const events = this.#mesh.events;
+    if (events.wants('sidecar-fallback')) {
+      events.emit('sidecar-fallback', { service: call.service, sidecar: route.options.url, reason, action });
+    }
+    if (action === 'none') {
+      throw new MeshError(
+        'MESH_SIDECAR_UNREACHABLE',
+        `sidecar ${route.options.url} unreachable (${reason})`,
+        {
+          service: call.service,
+        },
+      );
+    }
+    return this.#direct(entry, call);
   }
 }
 
+const ABSOLUTE = /^[a-z][a-z\d+.-]*:/i;
+
 function isStream(data: unknown): boolean {
   return typeof (data as { pipe?: unknown } | null)?.pipe === 'function';
+}
+
+/** Apply the caller's `validateStatus` once, after the mesh is done, as axios's `settle` does. */
+function settle(reply: AxiosResponse, config: InternalAxiosRequestConfig): AxiosResponse {
+  reply.config = config;
+  const validate = config.validateStatus;
+  if (!validate || validate(reply.status)) return reply;
+  throw new AxiosError(
+    `Request failed with status code ${reply.status}`,
+    reply.status >= 400 && reply.status < 500 ? AxiosError.ERR_BAD_REQUEST : AxiosError.ERR_BAD_RESPONSE,
+    config,
+    reply.request,
+    reply,
+  );
 }

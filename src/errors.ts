@@ -12,6 +12,8 @@ export type MeshErrorCode =
   | 'MESH_BAD_OPTIONS'
   /** A request the mesh cannot deliver as asked (no `service`, an absolute URL, ...). */
   | 'MESH_BAD_REQUEST'
+  /** The sidecar was asked for a service it does not route to (it is not an open proxy). */
+  | 'MESH_UNKNOWN_SERVICE'
   /** Discovery knows no endpoint for the service. */
   | 'MESH_NO_ENDPOINTS'
   /** Every endpoint the request could use has an open circuit breaker. */

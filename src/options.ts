@@ -15,7 +15,8 @@ import { MeshError } from './errors.js';
 /** A load-balancing policy name. */
 export type BalancerPolicy = 'peak-ewma' | 'least-request' | 'round-robin' | 'random' | 'ring-hash';
 
-const BALANCER_POLICIES = [
+/** Every load-balancing policy name. */
+export const BALANCER_POLICIES = [
   'peak-ewma',
   'least-request',
   'round-robin',
@@ -91,7 +92,21 @@ function policyFields(withDefaults: boolean) {
     ),
   });
 
+  const sidecarObject = z.strictObject({
+    url: d(z.url({ protocol: /^https?$/ }), 'http://127.0.0.1:15001').describe('Where the sidecar listens.'),
+    fallback: d(z.enum(['direct', 'none']), 'direct').describe(
+      "When the sidecar is unreachable: 'direct' delivers in-process, 'none' fails with MESH_SIDECAR_UNREACHABLE.",
+    ),
+    probeInterval: d(positiveMs, 5_000).describe(
+      'How long (ms) to go direct before trying the sidecar again.',
+    ),
+  });
+
   return {
+    mode: d(z.enum(['direct', 'sidecar']), 'direct').describe(
+      "'direct': this process runs the mesh; 'sidecar': requests go through the sidecar.",
+    ),
+    sidecar: d(sidecarObject, {}).describe('The sidecar used in sidecar mode.'),
     loadBalancer: d(z.union([z.enum(BALANCER_POLICIES), loadBalancerObject]), 'peak-ewma').describe(
       'Load balancer: a policy name or an object with its tuning.',
     ),
@@ -135,7 +150,8 @@ const override = policyFields(false);
 
 const serviceSchema = z.strictObject(override);
 
-const optionsSchema = z.strictObject({
+/** The options schema (the sidecar's config extends it). */
+export const optionsSchema = z.strictObject({
   discovery: discoverySchema.default({ static: {} }).describe('Where endpoints come from.'),
   services: z
     .record(z.string().min(1), serviceSchema)
@@ -222,8 +238,28 @@ export interface TimeoutOptions {
   perTry?: number | false;
 }
 
+/** The sidecar a client in `mode: 'sidecar'` sends through. */
+export interface SidecarOptions {
+  /** Where the sidecar listens; the service goes in the `Host` header. @defaultValue `'http://127.0.0.1:15001'` */
+  url?: string;
+  /**
+   * When the sidecar cannot be reached: `'direct'` delivers in-process (discovery, balancing,
+   * retries of this client), `'none'` fails with `MESH_SIDECAR_UNREACHABLE`. @defaultValue `'direct'`
+   */
+  fallback?: 'direct' | 'none';
+  /** After the sidecar was found unreachable, how long (ms) to go direct before trying it again. @defaultValue `5000` */
+  probeInterval?: number;
+}
+
 /** The policy options; global in {@link MeshClientOptions}, per service under `services`. */
 export interface PolicyOptions {
+  /**
+   * Who delivers: `'direct'` runs the mesh in this process; `'sidecar'` hands each request to
+   * the sidecar, which runs discovery, balancing, breaking and retries instead. @defaultValue `'direct'`
+   */
+  mode?: 'direct' | 'sidecar';
+  /** The sidecar used in `'sidecar'` mode. */
+  sidecar?: SidecarOptions;
   /** Load balancer: a policy name or its tuning. @defaultValue `'peak-ewma'` */
   loadBalancer?: BalancerPolicy | LoadBalancerOptions;
   /** Retry policy; `false` disables retries. */
@@ -252,6 +288,8 @@ type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 /** The policy in force for one service: global options with its overrides merged in, defaults applied. */
 export interface ServicePolicy {
+  mode: 'direct' | 'sidecar';
+  sidecar: Full<SidecarOptions>;
   loadBalancer: Full<LoadBalancerOptions>;
   retry:
     | (Full<RetryOptions> & { backoff: Full<BackoffOptions>; budget: Full<RetryBudgetOptions> | false })
@@ -267,6 +305,8 @@ export interface ResolvedOptions {
   services: Record<string, PolicyOptions>;
   clock: Clock | undefined;
   random: (() => number) | undefined;
+  mode: ServicePolicy['mode'];
+  sidecar: ServicePolicy['sidecar'];
   loadBalancer: BalancerPolicy | Full<LoadBalancerOptions>;
   retry: ServicePolicy['retry'];
   circuitBreaker: ServicePolicy['circuitBreaker'];
@@ -276,8 +316,13 @@ export interface ResolvedOptions {
 
 /** Validate raw options; throws `MESH_BAD_OPTIONS` naming the offending option's path. */
 export function parseOptions(raw: unknown, root = 'options'): ResolvedOptions {
-  const result = optionsSchema.safeParse(raw ?? {});
-  if (result.success) return result.data as ResolvedOptions;
+  return parseWith(optionsSchema, raw, root) as ResolvedOptions;
+}
+
+/** Validate `raw` against `schema`; throws `MESH_BAD_OPTIONS` naming the offending path under `root`. */
+export function parseWith(schema: z.ZodType, raw: unknown, root: string): unknown {
+  const result = schema.safeParse(raw ?? {});
+  if (result.success) return result.data;
   throw new MeshError('MESH_BAD_OPTIONS', describeIssues(result.error.issues, root));
 }
 
@@ -293,6 +338,8 @@ export function resolvePolicy(options: ResolvedOptions, service: string): Servic
     ...(typeof lb === 'string' ? { policy: lb } : lb),
   };
   return {
+    mode: o.mode ?? options.mode,
+    sidecar: { ...options.sidecar, ...stripUndefined(o.sidecar) },
     loadBalancer,
     retry: mergeLayer(options.retry, o.retry, RETRY_DEFAULTS) as ServicePolicy['retry'],
     circuitBreaker: mergeLayer(

@@ -17,12 +17,12 @@ import type { MeshEmitter } from './telemetry/events.js';
 
 /** Shared by every service of one client. */
 export interface RuntimeDeps {
-  clock: Clock;
-  random: () => number;
-  events: MeshEmitter;
-  discovery: Discovery;
-  /** Aborts when the client closes. */
-  shutdown: AbortSignal;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly events: MeshEmitter;
+  readonly discovery: Discovery;
+  /** Aborts when the mesh closes. */
+  readonly shutdown: AbortSignal;
 }
 
 export class ServiceRuntime {

@@ -28,6 +28,11 @@ export interface Discovery {
    * unreachable and the last known set stays in force).
    */
   subscribe(service: string, onUpdate: EndpointsListener, onError?: (error: Error) => void): Subscription;
+  /**
+   * Whether the source lists `service` at all, when it can tell without asking a registry.
+   * The sidecar forwards only to services it knows (it is not an open proxy).
+   */
+  knows?(service: string): boolean;
   /** Release every watch, socket and timer. */
   close(): Promise<void>;
 }

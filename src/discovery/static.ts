@@ -31,6 +31,10 @@ export class StaticDiscovery implements Discovery {
     return this.#services.get(service) ?? [];
   }
 
+  knows(service: string): boolean {
+    return this.#services.has(service);
+  }
+
   /** Services that have endpoints set. */
   services(): string[] {
     return [...this.#services.keys()];

@@ -64,6 +64,17 @@ export interface DiscoveryErrorEvent {
   error: Error;
 }
 
+/** A request in sidecar mode was delivered directly (or refused) because the sidecar was unreachable. */
+export interface SidecarFallbackEvent {
+  service: string;
+  /** The sidecar's URL. */
+  sidecar: string;
+  /** Why: the connection error code, or `SIDECAR_DOWN` while the sidecar is presumed down. */
+  reason: string;
+  /** What happened to the request: delivered in-process, or failed. */
+  action: 'direct' | 'none';
+}
+
 /** Every event a {@link MeshClient} emits, with its payload. */
 export interface MeshEvents {
   endpoints: (e: EndpointsEvent) => void;
@@ -74,6 +85,7 @@ export interface MeshEvents {
   'circuit-half-open': (e: CircuitEvent) => void;
   'circuit-close': (e: CircuitEvent) => void;
   'discovery-error': (e: DiscoveryErrorEvent) => void;
+  'sidecar-fallback': (e: SidecarFallbackEvent) => void;
 }
 
 /** The emitter behind `MeshClient.on()`. */

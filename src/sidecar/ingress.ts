@@ -1,0 +1,188 @@
+/**
+ * The sidecar's ingress: turns an HTTP request a proxy receives into a {@link Call} on the
+ * shared pipeline and streams the upstream reply back.
+ *
+ * The service comes from the request target in absolute form (`GET http://users/users/42`,
+ * what any client with `HTTP_PROXY` set sends) or from `Host` in origin form. Only services
+ * the sidecar knows are forwarded (it is not an open proxy). A request body up to the retry
+ * buffer size is read first, so a retry can send it again; a larger or unsized body streams
+ * through and is never retried.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline as pipe } from 'node:stream';
+import type { Call, Handler } from '../core/call.js';
+import { isMeshError, MeshError, type MeshErrorCode } from '../errors.js';
+import { errorCode, IDEMPOTENT_METHODS } from '../retry/policy.js';
+import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
+import { appendHop, endToEnd } from './headers.js';
+import type { SidecarStats } from './stats.js';
+
+/** Where a request is going. */
+export interface Target {
+  service: string;
+  path: string;
+}
+
+/** What the ingress needs from the sidecar. */
+export interface IngressContext {
+  /** The pipeline for `service`, or undefined when the sidecar does not route to it. */
+  handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined;
+  deadline(service: string): number;
+  retryBufferBytes: number;
+  stats: SidecarStats;
+  now(): number;
+}
+
+const VIA = '1.1 mesh-sidecar';
+const DROP_ON_FORWARD = new Set(['host']);
+
+const STATUS_OF: Partial<Record<MeshErrorCode, number>> = {
+  MESH_BAD_REQUEST: 400,
+  MESH_UNKNOWN_SERVICE: 404,
+  MESH_RATE_LIMITED: 429,
+  MESH_TIMEOUT: 504,
+};
+
+/** Parse the request target: absolute form first, else `Host`. */
+export function targetOf(req: IncomingMessage): Target | undefined {
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/')) {
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== 'http:') return undefined;
+      return { service: url.hostname, path: url.pathname + url.search };
+    } catch {
+      return undefined;
+    }
+  }
+  const host = req.headers.host;
+  if (!host) return undefined;
+  const service = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
+  return service ? { service, path: raw } : undefined;
+}
+
+export async function handleIngress(
+  ctx: IngressContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const started = ctx.now();
+  const target = targetOf(req);
+  if (!target) {
+    return refuse(
+      ctx,
+      res,
+      '-',
+      started,
+      new MeshError('MESH_BAD_REQUEST', 'no service: use absolute-form or Host'),
+    );
+  }
+  const { service, path } = target;
+  const handler = ctx.handler(service);
+  if (!handler) {
+    req.resume();
+    return refuse(
+      ctx,
+      res,
+      service,
+      started,
+      new MeshError('MESH_UNKNOWN_SERVICE', `unknown service "${service}"`, { service }),
+    );
+  }
+
+  const disconnected = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished)
+      disconnected.abort(new MeshError('MESH_BAD_REQUEST', 'client went away', { service }));
+  };
+  res.on('close', onClose);
+
+  const method = req.method ?? 'GET';
+  const headers = endToEnd(req.headers, DROP_ON_FORWARD);
+  headers.via = appendHop(req.headers.via, VIA);
+  headers['x-forwarded-for'] = appendHop(
+    req.headers['x-forwarded-for'],
+    req.socket.remoteAddress ?? 'unknown',
+  );
+  headers['x-forwarded-host'] = req.headers.host ?? service;
+
+  let body: Buffer | IncomingMessage | null = null;
+  const length = req.headers['content-length'];
+  const sized = length !== undefined && Number(length) <= ctx.retryBufferBytes;
+  try {
+    if (sized) body = Number(length) > 0 ? await readAll(req) : null;
+    else if (length !== undefined || req.headers['transfer-encoding'] !== undefined) body = req;
+  } catch {
+    return; // the client went away while sending
+  }
+
+  const call: Call<ProxyRequest> = {
+    service,
+    method,
+    path,
+    hashKey: headerValue(req.headers['x-mesh-hash-key']),
+    idempotent: IDEMPOTENT_METHODS.has(method) || req.headers['idempotency-key'] !== undefined,
+    replayable: body === null || Buffer.isBuffer(body),
+    request: { method, path, headers, body },
+    signal: disconnected.signal,
+    deadline: ctx.deadline(service),
+    attempt: 0,
+    tried: [],
+    endpoint: undefined,
+  };
+
+  let reply: ProxyReply;
+  try {
+    reply = await handler(call);
+  } catch (err) {
+    res.off('close', onClose);
+    if (disconnected.signal.aborted) return;
+    return refuse(ctx, res, service, started, err);
+  }
+  res.off('close', onClose);
+  const out = endToEnd(reply.headers);
+  out.via = appendHop(reply.headers.via, VIA);
+  res.writeHead(reply.status, out);
+  pipe(reply.body, res, () => {
+    ctx.stats.record(service, reply.status, ctx.now() - started);
+  });
+}
+
+function refuse(
+  ctx: IngressContext,
+  res: ServerResponse,
+  service: string,
+  started: number,
+  err: unknown,
+): void {
+  const code = errorCode(err) ?? 'ERROR';
+  const status = isMeshError(err) ? (STATUS_OF[err.code] ?? 503) : 502;
+  ctx.stats.record(service, status, ctx.now() - started, code);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const payload = JSON.stringify({ error: code, message });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    'x-mesh-error': code,
+    via: VIA,
+  });
+  res.end(payload);
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+    req.on('aborted', () => reject(new Error('aborted')));
+  });
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

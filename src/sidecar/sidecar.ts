@@ -1,0 +1,177 @@
+/**
+ * mesh-sidecar: the mesh's request-delivery core behind an HTTP proxy listener, for apps in
+ * any language. It builds one {@link Mesh} from the same options a `MeshClient` takes and runs
+ * the very same pipeline (deadline, retry, balance, breaker, per-try timeout) over an undici
+ * transport, so a service moved between the two positions keeps its policy.
+ *
+ * Lifecycle: `start()` listens on the proxy and admin addresses; `drain()` (SIGTERM) stops
+ * accepting, waits for in-flight requests up to `drainTimeout`, then closes everything.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import type { Handler } from '../core/call.js';
+import { Mesh } from '../mesh.js';
+import { pipeline } from '../pipeline.js';
+import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
+import { parseSidecarConfig, type SidecarConfig } from './config.js';
+import { handleIngress } from './ingress.js';
+import { SidecarStats } from './stats.js';
+
+/** The sidecar's state, as `/stats` reports it. */
+export interface SidecarStatsReport {
+  listen: string;
+  ready: boolean;
+  inFlight: number;
+  services: Record<string, unknown>;
+}
+
+export class Sidecar {
+  readonly config: SidecarConfig;
+  readonly mesh: Mesh;
+  readonly stats = new SidecarStats();
+  readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
+  readonly #transport = undiciTransport(this.#agent);
+  readonly #handlers = new Map<string, Handler<ProxyRequest, ProxyReply>>();
+  readonly #proxy: http.Server;
+  readonly #admin: http.Server;
+  #inFlight = 0;
+  #draining = false;
+  #idle: (() => void) | undefined;
+
+  /** @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here. */
+  constructor(config: unknown) {
+    this.config = parseSidecarConfig(config);
+    this.mesh = new Mesh(this.config.mesh);
+    const ctx = {
+      handler: (service: string) => this.#handler(service),
+      deadline: (service: string) => {
+        const total = this.mesh.policy(service).timeout.total;
+        return total === false ? Number.POSITIVE_INFINITY : this.mesh.clock.now() + total;
+      },
+      retryBufferBytes: this.config.retryBufferBytes,
+      stats: this.stats,
+      now: () => this.mesh.clock.now(),
+    };
+    this.#proxy = http.createServer((req, res) => {
+      this.#inFlight++;
+      res.on('close', () => {
+        if (--this.#inFlight === 0) this.#idle?.();
+        if (this.#draining) this.#proxy.closeIdleConnections();
+      });
+      handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
+    });
+    this.#admin = http.createServer((req, res) => this.#serveAdmin(req, res));
+  }
+
+  /** The proxy's bound address (after `start()`; port 0 in the config picks a free one). */
+  get address(): string {
+    const a = this.#proxy.address() as AddressInfo;
+    return `http://${a.address}:${a.port}`;
+  }
+
+  /** The admin listener's bound address. */
+  get adminAddress(): string {
+    const a = this.#admin.address() as AddressInfo;
+    return `http://${a.address}:${a.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.#proxy.listen(this.config.listen.port, this.config.listen.host);
+    this.#admin.listen(this.config.admin.port, this.config.admin.host);
+    await Promise.all([once(this.#proxy, 'listening'), once(this.#admin, 'listening')]);
+    return this;
+  }
+
+  /** Stop accepting, let in-flight requests finish (bounded by `drainTimeout`), then close. */
+  async drain(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      const closed = new Promise((resolve) => this.#proxy.close(resolve));
+      this.#proxy.closeIdleConnections();
+      if (this.#inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            this.#idle = resolve;
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, this.config.drainTimeout);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      this.#proxy.closeAllConnections();
+      await closed;
+    }
+    await this.close();
+  }
+
+  /** Close at once: in-flight requests are cut. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    this.#proxy.closeAllConnections();
+    this.#admin.closeAllConnections();
+    await Promise.all([
+      new Promise((resolve) => (this.#proxy.listening ? this.#proxy.close(resolve) : resolve(undefined))),
+      new Promise((resolve) => (this.#admin.listening ? this.#admin.close(resolve) : resolve(undefined))),
+      this.mesh.close(),
+    ]);
+    await this.#agent.close();
+  }
+
+  /** The state `/stats` serves. */
+  report(): SidecarStatsReport {
+    const services: Record<string, unknown> = {};
+    const names = new Set([...this.stats.services(), ...[...this.mesh.runtimes()].map((r) => r.service)]);
+    for (const name of names) {
+      const runtime = [...this.mesh.runtimes()].find((r) => r.service === name);
+      services[name] = {
+        ...(this.stats.get(name) ?? { requests: 0 }),
+        endpoints: runtime?.snapshot() ?? [],
+      };
+    }
+    return { listen: this.address, ready: !this.#draining, inFlight: this.#inFlight, services };
+  }
+
+  /** Services the sidecar forwards to: those discovery lists, and those named under `services`. */
+  routes(service: string): boolean {
+    return this.mesh.discovery.knows?.(service) === true || service in this.config.mesh.services;
+  }
+
+  #handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined {
+    let handler = this.#handlers.get(service);
+    if (!handler && !this.mesh.closed && this.routes(service)) {
+      handler = pipeline(this.mesh.runtime(service))(this.#transport);
+      this.#handlers.set(service, handler);
+    }
+    return handler;
+  }
+
+  #serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const [status, body] = this.#adminRoute(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+    const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+    res.end(text);
+  }
+
+  #adminRoute(method: string, path: string): [number, unknown] {
+    if (method !== 'GET' && method !== 'HEAD') return [405, 'method not allowed\n'];
+    switch (path) {
+      case '/healthz':
+        return [200, 'ok\n'];
+      case '/ready':
+        return this.#draining ? [503, 'draining\n'] : [200, 'ready\n'];
+      case '/stats':
+        return [200, this.report()];
+      default:
+        return [404, 'not found: try /healthz, /ready, /stats\n'];
+    }
+  }
+}
+
+/** Validate `config`, start a sidecar and resolve once it listens. */
+export function startSidecar(config: unknown): Promise<Sidecar> {
+  return new Sidecar(config).start();
+}

@@ -1,0 +1,46 @@
+/**
+ * The sidecar's transport: undici straight to the endpoint, streaming both bodies. The
+ * forwarding path stays off axios's per-request machinery (config merging, transforms, the
+ * follow-redirects wrapper): the proxy neither parses nor rewrites bodies.
+ */
+import type { Readable } from 'node:stream';
+import { type Dispatcher, request } from 'undici';
+import type { Call, Handler, Reply } from '../core/call.js';
+
+/** What the sidecar's ingress forwards. */
+export interface ProxyRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** End-to-end headers, already rewritten for this hop. */
+  headers: Record<string, string | string[]>;
+  /** A buffered body (may be sent again), a stream (sent once), or none. */
+  body: Buffer | Readable | null;
+}
+
+/** An upstream response, body not yet read. */
+export interface ProxyReply extends Reply {
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+export function undiciTransport(dispatcher: Dispatcher): Handler<ProxyRequest, ProxyReply> {
+  return async (call: Call<ProxyRequest>) => {
+    const req = call.request;
+    const res = await request(call.endpoint!.url + req.path, {
+      dispatcher,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: req.headers,
+      body: req.body,
+      signal: call.signal,
+    });
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: res.body,
+      discard: () => {
+        res.body.destroy();
+      },
+    };
+  };
+}
