@@ -206,7 +206,7 @@ export class MeshClient {
       try {
         return await handler(call);
       } catch (err) {
-        const code = route.unreachable(err);
+        const code = route.fallbackReason(err, call as Call<unknown>);
         if (code === undefined) throw err;
         reason = code;
       }

@@ -24,6 +24,8 @@ export interface ProxyReply extends Reply {
   body: Readable;
 }
 
+const DISCARD_LIMIT = 128 * 1024;
+
 export function undiciTransport(dispatcher: Dispatcher): Handler<ProxyRequest, ProxyReply> {
   return async (call: Call<ProxyRequest>) => {
     const req = call.request;
@@ -38,8 +40,9 @@ export function undiciTransport(dispatcher: Dispatcher): Handler<ProxyRequest, P
       status: res.statusCode,
       headers: res.headers,
       body: res.body,
+      // Reading the rest (bounded) keeps the connection reusable; past the bound undici closes it.
       discard: () => {
-        res.body.destroy();
+        res.body.dump({ limit: DISCARD_LIMIT }).catch(() => undefined);
       },
     };
   };

@@ -20,6 +20,8 @@ const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 
 /** Failures that prove the sidecar never saw the request, so delivering it elsewhere is safe. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND']);
+/** Failures after which the sidecar may have seen the request. */
+const RESET = new Set(['ECONNRESET', 'EPIPE']);
 
 export class SidecarRoute {
   #downUntil = Number.NEGATIVE_INFINITY;
@@ -38,12 +40,19 @@ export class SidecarRoute {
     return this.clock.now() >= this.#downUntil;
   }
 
-  /** If `error` shows the sidecar unreachable, remember it and return the reason code. */
-  unreachable(error: unknown): string | undefined {
+  /**
+   * Whether a failed hand-off may be delivered another way, and why: a refused connection
+   * (the sidecar is down: remembered until the next probe), or a reset connection for a request
+   * that is safe to send twice (a keep-alive socket the sidecar closed as it went away).
+   */
+  fallbackReason(error: unknown, call: Call<unknown>): string | undefined {
     const code = errorCode(error);
-    if (code === undefined || !UNREACHABLE.has(code)) return undefined;
-    this.#downUntil = this.clock.now() + this.options.probeInterval;
-    return code;
+    if (code === undefined) return undefined;
+    if (UNREACHABLE.has(code)) {
+      this.#downUntil = this.clock.now() + this.options.probeInterval;
+      return code;
+    }
+    return RESET.has(code) && call.idempotent && call.replayable && !call.signal.aborted ? code : undefined;
   }
 
   /** The transport: the axios http adapter pointed at the sidecar, the service in `Host`. */

@@ -12,6 +12,7 @@ export type Behaviour =
   | { kind: 'status'; status: number }
   | { kind: 'slow'; ms: number }
   | { kind: 'hang' }
+  | { kind: 'held' }
   | { kind: 'reset' };
 
 export interface ReceivedRequest {
@@ -27,6 +28,7 @@ export class Upstream {
   readonly #server: http.Server;
   readonly #sockets = new Set<Socket>();
   #waiters: Array<{ count: number; resolve: () => void }> = [];
+  #held: Array<() => void> = [];
   url = '';
 
   constructor(readonly name: string) {
@@ -54,6 +56,11 @@ export class Upstream {
   receivedAtLeast(count: number): Promise<void> {
     if (this.received.length >= count) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+
+  /** Answer (200) every request held so far by the `held` behaviour. */
+  release(): void {
+    for (const answer of this.#held.splice(0)) answer();
   }
 
   /** Stop listening and drop every connection: the port now refuses connections. */
@@ -92,6 +99,9 @@ export class Upstream {
           return;
         }
         case 'hang':
+          return;
+        case 'held':
+          this.#held.push(() => reply(200));
           return;
         case 'reset':
           req.socket.destroy();

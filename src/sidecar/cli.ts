@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `mesh-sidecar --config mesh.json`: run the mesh as a sidecar proxy. The config file is the
+ * options object `MeshClient` takes, plus `listen`, `admin`, `retryBufferBytes` and
+ * `drainTimeout`; it is validated by the same schema, so a bad value names its path. The path
+ * may also come from `MESH_SIDECAR_CONFIG`. SIGTERM (or SIGINT) drains and exits 0.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import { isMeshError } from '../errors.js';
+import { Sidecar } from './sidecar.js';
+
+const USAGE = `Usage: mesh-sidecar --config <file.json>
+
+Runs the mesh-client request pipeline (discovery, balancing, breakers, retries, timeouts) as an
+HTTP proxy. Send requests in absolute form (HTTP_PROXY=http://127.0.0.1:15001) or with the
+service in Host (curl -H 'Host: users' http://127.0.0.1:15001/users/42).
+
+Options:
+  -c, --config <file>  JSON config: MeshClient options plus listen, admin, retryBufferBytes,
+                       drainTimeout (default: $MESH_SIDECAR_CONFIG)
+  -h, --help           show this help
+  -v, --version        show the version
+
+Admin endpoints (default 127.0.0.1:15000): /healthz, /ready, /stats`;
+
+function fail(message: string): never {
+  process.stderr.write(`mesh-sidecar: ${message}\n`);
+  process.exit(2);
+}
+
+function log(fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), name: 'mesh-sidecar', ...fields })}\n`);
+}
+
+let args: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
+const options = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+try {
+  args = parseArgs({ options, allowPositionals: false }).values;
+} catch (err) {
+  fail(`${(err as Error).message}\n\n${USAGE}`);
+}
+
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (args.version) {
+  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+
+const file = args.config ?? process.env.MESH_SIDECAR_CONFIG;
+if (!file) fail(`no config: pass --config <file> or set MESH_SIDECAR_CONFIG\n\n${USAGE}`);
+
+let raw: unknown;
+try {
+  raw = JSON.parse(readFileSync(file, 'utf8'));
+} catch (err) {
+  fail(`${file}: ${(err as Error).message}`);
+}
+
+let sidecar: Sidecar;
+try {
+  sidecar = new Sidecar(raw);
+} catch (err) {
+  if (isMeshError(err, 'MESH_BAD_OPTIONS')) fail(`${file}: ${err.message}`);
+  throw err;
+}
+
+try {
+  await sidecar.start();
+} catch (err) {
+  fail(`cannot listen: ${(err as Error).message}`);
+}
+log({ msg: 'listening', listen: sidecar.address, admin: sidecar.adminAddress });
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log({ msg: 'draining', signal });
+  sidecar.drain().then(
+    () => {
+      log({ msg: 'stopped' });
+      process.exitCode = 0;
+    },
+    (err: unknown) => {
+      log({ msg: 'drain failed', error: (err as Error).message });
+      process.exitCode = 1;
+    },
+  );
+};
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
