@@ -348,7 +348,7 @@ export function resolvePolicy(options: ResolvedOptions, service: string): Servic
       BREAKER_DEFAULTS,
     ) as ServicePolicy['circuitBreaker'],
     timeout: { ...options.timeout, ...stripUndefined(o.timeout) },
-    axios: { ...options.axios, ...o.axios },
+    axios: mergeLayer(options.axios, o.axios, {}) as Record<string, unknown>,
   };
 }
 
@@ -363,13 +363,17 @@ function mergeLayer(base: object | false, over: object | false | undefined, full
   const merged: Record<string, unknown> = { ...(base === false ? full : base) };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
-    const prev = merged[k];
-    merged[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
-        ? { ...prev, ...v }
-        : v;
+    // A nested object merges onto the global one, or onto its defaults where the global is `false`.
+    const prev = isPlainObject(merged[k]) ? merged[k] : (full as Record<string, unknown>)[k];
+    merged[k] = isPlainObject(v) && isPlainObject(prev) ? { ...prev, ...stripUndefined(v) } : v;
   }
   return merged;
+}
+
+function isPlainObject(v: unknown): v is object {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
@@ -400,8 +404,28 @@ function describeIssue(issue: Issue, prefix: PropertyKey[]): [PropertyKey[], str
     const first = deepest[0];
     const deep = first && (first.path.length > 0 || first.code === 'unrecognized_keys');
     if (first && deep) return describeIssue(first, path);
+    return [path, unionMessage(branches) ?? issue.message];
   }
   return [path, issue.message];
+}
+
+/** `expected "a"|"b" or object, received string` from the branches' type and value issues. */
+function unionMessage(branches: Issue[][]): string | undefined {
+  const expected: string[] = [];
+  let received = '';
+  for (const [issue] of branches) {
+    if (issue?.code === 'invalid_type') {
+      expected.push(issue.expected);
+      received ||= /received (\w+)/.exec(issue.message)?.[1] ?? '';
+    } else if (issue?.code === 'invalid_value') {
+      expected.push(issue.values.map((v) => JSON.stringify(v)).join('|'));
+    } else if (issue?.code === 'custom') {
+      return issue.message;
+    } else {
+      return undefined;
+    }
+  }
+  return `Invalid input: expected ${expected.join(' or ')}${received ? `, received ${received}` : ''}`;
 }
 
 function formatPath(root: string, path: PropertyKey[]): string {

@@ -2,12 +2,13 @@
  * The client in `mode: 'sidecar'`: through our sidecar and through HAProxy (a proxy we did not
  * write), and the fallback when the sidecar is unreachable, both ways.
  */
+
+import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, MeshClient, type MeshClientOptions, isMeshError } from 'mesh-client';
 import { Sidecar } from '../src/sidecar/sidecar.js';
 import { HAProxy, haproxyInstalled } from './support/haproxy.js';
 import { sidecarFor } from './support/sidecar.js';
-import { Upstream, closedPortUrl } from './support/upstream.js';
+import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {

@@ -26,7 +26,10 @@ function configFile(name: string, config: unknown): string {
 }
 
 async function fails(args: string[], env: Record<string, string> = {}) {
-  const err = await run(process.execPath, [...cli, ...args], { cwd: root, env: { ...process.env, ...env } }).then(
+  const err = await run(process.execPath, [...cli, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  }).then(
     () => undefined,
     (e: { code: number; stderr: string }) => e,
   );
@@ -80,7 +83,10 @@ describe('SIGTERM', () => {
       admin: '127.0.0.1:0',
       drainTimeout: 10_000,
     });
-    const child = spawn(process.execPath, [...cli, '-c', file], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...cli, '-c', file], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     children.push(child);
     const lines = createInterface({ input: child.stdout! });
     const messages: Array<Record<string, string>> = [];

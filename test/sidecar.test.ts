@@ -9,23 +9,31 @@ import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { Upstream, closedPortUrl } from './support/upstream.js';
+import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()));
 });
 
-async function setup(behaviours: Upstream['behaviour'][], options: Record<string, unknown> = {}, extra: string[] = []) {
+async function setup(
+  behaviours: Upstream['behaviour'][],
+  options: Record<string, unknown> = {},
+  extra: string[] = [],
+) {
   const ups = await Promise.all(behaviours.map((b, i) => Upstream.start(`u${i}`, b)));
-  const sidecar = await sidecarFor({ discovery: { static: { users: [...ups.map((u) => u.url), ...extra] } }, ...options });
+  const sidecar = await sidecarFor({
+    discovery: { static: { users: [...ups.map((u) => u.url), ...extra] } },
+    ...options,
+  });
   open.push(...ups, sidecar);
   return { ups, sidecar };
 }
 
 async function many(sidecar: Sidecar, n: number, method = 'GET') {
   const statuses: number[] = [];
-  for (let i = 0; i < n; i++) statuses.push((await raw(sidecar.address, '/x', { method, headers: { host: 'users' } })).status);
+  for (let i = 0; i < n; i++)
+    statuses.push((await raw(sidecar.address, '/x', { method, headers: { host: 'users' } })).status);
   return statuses;
 }
 
@@ -33,9 +41,14 @@ describe('ingress', () => {
   it('accepts absolute-form, as any client with HTTP_PROXY set sends it', async () => {
     const { ups, sidecar } = await setup([{ kind: 'ok' }]);
     const port = Number(new URL(sidecar.address).port);
-    const res = await axios.get('http://users/users/42?full=1', { proxy: { host: '127.0.0.1', port, protocol: 'http' } });
+    const res = await axios.get('http://users/users/42?full=1', {
+      proxy: { host: '127.0.0.1', port, protocol: 'http' },
+    });
     expect(res.data).toMatchObject({ upstream: 'u0', url: '/users/42?full=1' });
-    expect(ups[0]!.received[0]!.headers).toMatchObject({ via: '1.1 mesh-sidecar', 'x-forwarded-for': '127.0.0.1' });
+    expect(ups[0]!.received[0]!.headers).toMatchObject({
+      via: '1.1 mesh-sidecar',
+      'x-forwarded-for': '127.0.0.1',
+    });
     expect(res.headers.via).toBe('1.1 mesh-sidecar');
   });
 
@@ -50,7 +63,9 @@ describe('ingress', () => {
   it('refuses services it does not know, and forwards nothing', async () => {
     const { ups, sidecar } = await setup([{ kind: 'ok' }]);
     const origin = await raw(sidecar.address, '/', { headers: { host: 'evil.example' } });
-    const absolute = await raw(sidecar.address, 'http://127.0.0.1:22/', { headers: { host: '127.0.0.1:22' } });
+    const absolute = await raw(sidecar.address, 'http://127.0.0.1:22/', {
+      headers: { host: '127.0.0.1:22' },
+    });
     for (const res of [origin, absolute]) {
       expect(res.status).toBe(404);
       expect(res.headers['x-mesh-error']).toBe('MESH_UNKNOWN_SERVICE');
@@ -61,7 +76,13 @@ describe('ingress', () => {
   it('strips hop-by-hop headers, including those Connection names', async () => {
     const { ups, sidecar } = await setup([{ kind: 'ok' }]);
     await raw(sidecar.address, '/', {
-      headers: { host: 'users', connection: 'x-secret-hop', 'x-secret-hop': '1', 'keep-alive': '5', 'x-kept': 'yes' },
+      headers: {
+        host: 'users',
+        connection: 'x-secret-hop',
+        'x-secret-hop': '1',
+        'keep-alive': '5',
+        'x-kept': 'yes',
+      },
     });
     const headers = ups[0]!.received[0]!.headers;
     expect(headers['x-kept']).toBe('yes');
@@ -84,13 +105,20 @@ describe('the same resilience as the fat client', () => {
     expect(new Set(await many(sidecar, 200))).toEqual(new Set([200]));
     const total = ups.reduce((s, u) => s + u.count, 0);
     expect(ups[2]!.count / total).toBeLessThan(0.05);
-    const bad = sidecar.mesh.runtime('users').snapshot().find((e) => e.url === ups[2]!.url);
+    const bad = sidecar.mesh
+      .runtime('users')
+      .snapshot()
+      .find((e) => e.url === ups[2]!.url);
     expect(bad).toMatchObject({ state: 'open', ejected: true });
   });
 
   it('a POST answered 503 is not retried and reaches the server exactly once', async () => {
     const { ups, sidecar } = await setup([{ kind: 'status', status: 503 }]);
-    const res = await raw(sidecar.address, '/orders', { method: 'POST', headers: { host: 'users' }, body: '{}' });
+    const res = await raw(sidecar.address, '/orders', {
+      method: 'POST',
+      headers: { host: 'users' },
+      body: '{}',
+    });
     expect(res.status).toBe(503);
     expect(ups[0]!.count).toBe(1);
   });
@@ -102,7 +130,11 @@ describe('the same resilience as the fat client', () => {
       loadBalancer: 'round-robin',
     });
     open.push(live!, sidecar);
-    const res = await raw(sidecar.address, '/orders', { method: 'POST', headers: { host: 'users' }, body: '{"n":1}' });
+    const res = await raw(sidecar.address, '/orders', {
+      method: 'POST',
+      headers: { host: 'users' },
+      body: '{"n":1}',
+    });
     expect(res.status).toBe(200);
     expect(live!.count).toBe(1);
     expect(live!.received[0]!.body).toBe('{"n":1}');
@@ -161,10 +193,18 @@ describe('bodies', () => {
       loadBalancer: 'round-robin',
       retryBufferBytes: 4,
     });
-    const res = await raw(sidecar.address, '/', { method: 'PUT', headers: { host: 'users' }, body: 'more than four bytes' });
+    const res = await raw(sidecar.address, '/', {
+      method: 'PUT',
+      headers: { host: 'users' },
+      body: 'more than four bytes',
+    });
     expect(res.status).toBe(503);
     expect([ups[0]!.count, ups[1]!.count]).toEqual([1, 0]);
-    const small = await raw(sidecar.address, '/', { method: 'PUT', headers: { host: 'users' }, body: 'tiny' });
+    const small = await raw(sidecar.address, '/', {
+      method: 'PUT',
+      headers: { host: 'users' },
+      body: 'tiny',
+    });
     expect(small.status).toBe(200);
   });
 });

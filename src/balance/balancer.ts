@@ -5,7 +5,7 @@
  * in O(1) and without allocating: the ready list is maintained incrementally by the pool, and
  * weighted sampling is rejection sampling against the largest weight (Envoy and Finagle use
  * alias/EDF tables; rejection keeps the pick table-free at the cost of `maxWeight / meanWeight`
- * expected draws, small for real weight spreads).
+ * expected draws, small for real weight spreads, with an exact linear draw when they all miss).
  */
 import type { Call } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
@@ -35,12 +35,20 @@ export function weightedIndex(pool: EndpointPool, random: () => number): number 
   const n = ready.length;
   if (pool.uniformWeights) return (random() * n) | 0;
   const max = pool.maxWeight;
-  let i = 0;
   for (let draw = 0; draw < MAX_DRAWS; draw++) {
-    i = (random() * n) | 0;
+    const i = (random() * n) | 0;
     if (random() * max < ready[i]!.weight) return i;
   }
-  return i;
+  // Every draw was rejected (a wide spread, or the heaviest endpoints are not ready): finish with
+  // an exact O(n) draw, so the shares stay proportional instead of falling back to uniform.
+  let total = 0;
+  for (let i = 0; i < n; i++) total += ready[i]!.weight;
+  let x = random() * total;
+  for (let i = 0; i < n; i++) {
+    x -= ready[i]!.weight;
+    if (x < 0) return i;
+  }
+  return n - 1;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Consistent hashing on a ring (Karger et al., 1997; Envoy's `RING_HASH`): each endpoint owns
  * points on a 32-bit ring in proportion to its weight, and a request goes to the owner of the
  * first point at or after the hash of its `hashKey`. Adding or removing an endpoint moves only
- * the keys that endpoint gains or loses.
+ * the keys that endpoint gains or loses (unless it changes the smallest weight, or the set is
+ * large enough that the ring must be thinned to stay within its size bound).
  *
  * The ring is built from the whole endpoint set, not the ready list, so a breaker opening does
  * not reshuffle keys: a lookup walks clockwise past endpoints that are not ready (or already
@@ -14,9 +15,9 @@ import type { Endpoint } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
 import { type Balancer, type BalancerContext, untriedFrom, weightedIndex } from './balancer.js';
 
-const MIN_RING = 1_024;
 const MAX_RING = 1 << 18;
-const POINTS_PER_ENDPOINT = 100;
+/** Points per unit of the smallest weight (160, as in ketama). */
+const POINTS_PER_UNIT = 160;
 
 export class RingHashBalancer implements Balancer {
   #version = -1;
@@ -44,13 +45,18 @@ export class RingHashBalancer implements Balancer {
 
   #build(pool: EndpointPool): void {
     const all = pool.all;
-    let totalWeight = 0;
-    for (const ep of all) totalWeight += ep.weight;
-    const size = Math.min(MAX_RING, Math.max(MIN_RING, all.length * POINTS_PER_ENDPOINT));
+    // An endpoint's points depend only on its weight relative to the smallest, not on how many
+    // others there are, so when one joins or leaves the rest keep exactly their points and only
+    // its own keys move. Halving to stay within MAX_RING reshuffles only for very large sets.
+    const unit = pool.minWeight > 0 ? pool.minWeight : 1;
+    let totalUnits = 0;
+    for (const ep of all) totalUnits += ep.weight / unit;
+    let perUnit = POINTS_PER_UNIT;
+    while (totalUnits * perUnit > MAX_RING && perUnit > 1e-9) perUnit /= 2;
     const entries: Array<[number, Endpoint]> = [];
     for (const ep of all) {
       const seed = hashString(ep.id);
-      const count = Math.max(1, Math.round((size * ep.weight) / totalWeight));
+      const count = Math.min(MAX_RING, Math.max(1, Math.round((ep.weight / unit) * perUnit)));
       for (let i = 0; i < count; i++) entries.push([mix32(seed + Math.imul(i + 1, 0x9e3779b9)), ep]);
     }
     entries.sort((x, y) => x[0] - y[0]);

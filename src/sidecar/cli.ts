@@ -31,7 +31,9 @@ function fail(message: string): never {
 }
 
 function log(fields: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), name: 'mesh-sidecar', ...fields })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ time: new Date().toISOString(), name: 'mesh-sidecar', ...fields })}\n`,
+  );
 }
 
 let args: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
