@@ -3,9 +3,9 @@
  *
  *   deadline -> retry -> balance -> breaker -> per-try timeout -> transport
  *
- * The deadline bounds everything below it; retry repeats what is below it; balance picks the
+ * The deadline refuses what is already late; retry repeats what is below it; balance picks the
  * endpoint each attempt goes to; the breaker guards that endpoint; the per-try timeout bounds
- * one attempt. The fat client and the sidecar run this same composition over their transports.
+ * one attempt by its own limit and by the time the deadline leaves. The fat client and the sidecar run this same composition over their transports.
  */
 import { balance } from './balance/filter.js';
 import { breaker } from './breaker/filter.js';
@@ -21,6 +21,6 @@ export function pipeline(svc: ServiceRuntime) {
     retry(svc),
     balance(svc),
     breaker(svc.breakers),
-    perTryTimeout(svc.clock, svc.policy.timeout.perTry),
+    perTryTimeout(svc.clock, svc.policy.timeout.perTry, svc.shutdown),
   );
 }

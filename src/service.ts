@@ -5,6 +5,7 @@
  */
 import { type Balancer, createBalancer } from './balance/index.js';
 import { BreakerGroup } from './breaker/group.js';
+import type { Call } from './core/call.js';
 import type { Clock } from './core/clock.js';
 import type { Endpoint, EndpointSnapshot } from './core/endpoint.js';
 import { EndpointPool } from './core/pool.js';
@@ -98,19 +99,36 @@ export class ServiceRuntime {
     return this.policy.loadBalancer;
   }
 
-  /** Pending until discovery's first answer; `undefined` once there is one (the fast path). */
-  ready(signal: AbortSignal): Promise<void> | undefined {
+  /**
+   * Pending until discovery's first answer; `undefined` once there is one (the fast path).
+   * The wait ends early when the call is aborted, the mesh closes or the call's deadline passes.
+   */
+  ready(call: Call<unknown>): Promise<void> | undefined {
     if (this.#seen) return undefined;
     if (this.#unavailable) return Promise.reject(this.#unavailable);
     const pending = this.#pending ?? Promise.resolve();
+    const { signal, deadline, service } = call;
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(() => {
+      const stop = (reason: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        if (this.#seen) resolve();
-        else reject(this.#unavailable);
-      });
+        this.shutdown.removeEventListener('abort', onAbort);
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        if (reason === undefined) resolve();
+        else reject(reason);
+      };
+      const onAbort = function (this: AbortSignal) {
+        stop(this.reason);
+      };
+      signal.addEventListener('abort', onAbort);
+      this.shutdown.addEventListener('abort', onAbort);
+      const left = deadline - this.clock.now();
+      const timer = Number.isFinite(left)
+        ? this.clock.setTimeout(
+            () => stop(new MeshError('MESH_TIMEOUT', 'deadline passed waiting for discovery', { service })),
+            left,
+          )
+        : undefined;
+      pending.then(() => stop(this.#seen ? undefined : this.#unavailable));
     });
   }
 

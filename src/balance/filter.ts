@@ -22,7 +22,7 @@ export interface BalanceContext {
   clock: Clock;
   events: MeshEmitter;
   /** Resolves once discovery produced the first endpoint set (or rejects). */
-  ready(signal: AbortSignal): Promise<void> | undefined;
+  ready(call: Call<unknown>): Promise<void> | undefined;
 }
 
 export function balance(ctx: BalanceContext): Filter {
@@ -31,7 +31,7 @@ export function balance(ctx: BalanceContext): Filter {
 
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
     async (call: Call<Req>) => {
-      const waiting = ctx.ready(call.signal);
+      const waiting = ctx.ready(call as Call<unknown>);
       if (waiting) await waiting;
       const ep = balancer.pick(pool, call as Call<unknown>);
       if (!ep) {

@@ -40,6 +40,11 @@ function notTheEndpointsFault(_error: unknown, call: Call<unknown>): boolean {
   return call.signal.aborted && !isMeshError(call.signal.reason, 'MESH_TIMEOUT');
 }
 
+/** Whether an attempt's outcome counts as a failure of its endpoint. */
+export function countsAgainst(outcome: { reply: Reply } | { error: unknown }, call: Call<unknown>): boolean {
+  return 'reply' in outcome ? outcome.reply.status >= 500 : !notTheEndpointsFault(outcome.error, call);
+}
+
 /** Callbacks the group wires to breaker state changes. */
 export interface BreakerListener {
   open(): void;
@@ -88,6 +93,16 @@ export class EndpointBreaker {
       }
       throw err;
     }
+  }
+
+  /**
+   * Count an attempt that ran before this breaker existed (see the breaker filter): replay its
+   * outcome through opossum, which has no other way to be told of a call.
+   */
+  record(call: Call<unknown>, outcome: { reply: Reply } | { error: unknown }): void {
+    const replay =
+      'reply' in outcome ? () => Promise.resolve(outcome.reply) : () => Promise.reject(outcome.error);
+    this.#cb.fire(call, replay).catch(() => undefined);
   }
 
   /** Refuse an opening (the ejection cap is reached): back to closed, counting on. */

@@ -32,6 +32,12 @@ export class BreakerGroup {
     this.#rotation.setMaxListeners(0);
   }
 
+  /** The endpoint's breaker, if it has one yet. */
+  existing(ep: Endpoint): EndpointBreaker | undefined {
+    const breaker = ep.breaker;
+    return breaker instanceof EndpointBreaker ? breaker : undefined;
+  }
+
   /** The endpoint's breaker, created on first use. */
   for(ep: Endpoint): EndpointBreaker {
     const existing = ep.breaker;

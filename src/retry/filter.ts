@@ -34,54 +34,80 @@ export interface RetryContext {
 export function retry(ctx: RetryContext): Filter {
   const policy = ctx.retryPolicy;
   if (policy === false || policy.attempts <= 1) return (next) => next;
+  const statuses = policy.statuses;
+
+  return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
+    async (call: Call<Req>) => {
+      ctx.budget?.deposit();
+      // The first attempt runs inline: p-retry's loop (and its closures) only on the slow path.
+      const first: Call<Req> = { ...call, attempt: 1, endpoint: undefined };
+      let failure: unknown;
+      try {
+        const reply = await next(first);
+        if (!retryableReply(reply, call, statuses)) return reply;
+        failure = new RetryableReply(reply);
+      } catch (err) {
+        failure = err;
+      } finally {
+        if (first.endpoint) call.tried.push(first.endpoint);
+      }
+      return retryAfter(ctx, policy, next, call, failure);
+    };
+}
+
+/** Attempts 2..n, after the first failed with `failure`. */
+async function retryAfter<Req, Rep extends Reply>(
+  ctx: RetryContext,
+  policy: Exclude<RetryContext['retryPolicy'], false>,
+  next: Handler<Req, Rep>,
+  call: Call<Req>,
+  failure: unknown,
+): Promise<Rep> {
   const { attempts, statuses, backoff } = policy;
   const { budget, clock, events, service, random } = ctx;
 
-  return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
-    (call: Call<Req>) => {
-      budget?.deposit();
-      let lastEndpoint: string | undefined;
+  const attempt = async (attemptNumber: number): Promise<Rep> => {
+    const own: Call<Req> = { ...call, attempt: attemptNumber, endpoint: undefined };
+    try {
+      const reply = await next(own);
+      if (attemptNumber < attempts && retryableReply(reply, call, statuses)) throw new RetryableReply(reply);
+      return reply;
+    } finally {
+      if (own.endpoint) call.tried.push(own.endpoint);
+    }
+  };
 
-      const attempt = async (attemptNumber: number): Promise<Rep> => {
-        const own: Call<Req> = { ...call, attempt: attemptNumber, endpoint: undefined };
-        try {
-          const reply = await next(own);
-          if (attemptNumber < attempts && retryableReply(reply, call, statuses))
-            throw new RetryableReply(reply);
-          return reply;
-        } finally {
-          if (own.endpoint) {
-            call.tried.push(own.endpoint);
-            lastEndpoint = own.endpoint.url;
-          }
-        }
-      };
+  const shouldRetry = async (error: unknown, attemptNumber: number): Promise<boolean> => {
+    const isReply = error instanceof RetryableReply;
+    if (!isReply && !retryableError(error, call as Call<unknown>)) return false;
+    const reason = isReply ? String(error.reply.status) : (errorCode(error) ?? 'ERROR');
+    if (budget && !budget.tryWithdraw()) {
+      if (events.wants('retry-budget-exhausted')) {
+        events.emit('retry-budget-exhausted', { service, attempt: attemptNumber, reason });
+      }
+      return false;
+    }
+    const delayMs = fullJitter(backoff, attemptNumber, random);
+    if (clock.now() + delayMs >= call.deadline) return false;
+    if (isReply) error.reply.discard?.();
+    if (events.wants('retry')) {
+      const endpoint = call.tried.at(-1)?.url;
+      events.emit('retry', { service, attempt: attemptNumber, endpoint, reason, delayMs });
+    }
+    await sleep(clock, delayMs, call.signal);
+    return true;
+  };
 
-      const shouldRetry = async ({ error, attemptNumber }: { error: Error; attemptNumber: number }) => {
-        const isReply = error instanceof RetryableReply;
-        if (!isReply && !retryableError(error, call as Call<unknown>)) return false;
-        const reason = isReply ? String(error.reply.status) : (errorCode(error) ?? error.name);
-        if (budget && !budget.tryWithdraw()) {
-          if (events.wants('retry-budget-exhausted')) {
-            events.emit('retry-budget-exhausted', { service, attempt: attemptNumber, reason });
-          }
-          return false;
-        }
-        const delayMs = fullJitter(backoff, attemptNumber, random);
-        if (clock.now() + delayMs >= call.deadline) return false;
-        if (isReply) error.reply.discard?.();
-        if (events.wants('retry')) {
-          events.emit('retry', { service, attempt: attemptNumber, endpoint: lastEndpoint, reason, delayMs });
-        }
-        await sleep(clock, delayMs, call.signal);
-        return true;
-      };
-
-      return pRetry(attempt, { retries: attempts - 1, minTimeout: 0, maxTimeout: 0, shouldRetry }).catch(
-        (error: unknown) => {
-          if (error instanceof RetryableReply) return error.reply as Rep;
-          throw error;
-        },
-      );
-    };
+  try {
+    if (!(await shouldRetry(failure, 1))) throw failure;
+    return await pRetry((n) => attempt(n + 1), {
+      retries: attempts - 2,
+      minTimeout: 0,
+      maxTimeout: 0,
+      shouldRetry: ({ error, attemptNumber }) => shouldRetry(error, attemptNumber + 1),
+    });
+  } catch (error) {
+    if (error instanceof RetryableReply) return error.reply as Rep;
+    throw error;
+  }
 }
