@@ -111,16 +111,15 @@ export class ServiceRuntime {
     return new Promise<void>((resolve, reject) => {
       const stop = (reason: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        this.shutdown.removeEventListener('abort', onAbort);
+        this.shutdown.removeEventListener('abort', onShutdown);
         if (timer !== undefined) this.clock.clearTimeout(timer);
         if (reason === undefined) resolve();
         else reject(reason);
       };
-      const onAbort = function (this: AbortSignal) {
-        stop(this.reason);
-      };
+      const onAbort = () => stop(signal.reason);
+      const onShutdown = () => stop(this.shutdown.reason);
       signal.addEventListener('abort', onAbort);
-      this.shutdown.addEventListener('abort', onAbort);
+      this.shutdown.addEventListener('abort', onShutdown);
       const left = deadline - this.clock.now();
       const timer = Number.isFinite(left)
         ? this.clock.setTimeout(

@@ -8,6 +8,7 @@
  * a streamed upstream response out).
  */
 import type { Endpoint } from './endpoint.js';
+import type { MeshSignal } from './signal.js';
 
 /** One request travelling down the pipeline; attempt-level fields are set by the filters. */
 export interface Call<Req = unknown> {
@@ -25,8 +26,8 @@ export interface Call<Req = unknown> {
   readonly replayable: boolean;
   /** The position-specific request (axios config, or the sidecar's ingress request). */
   readonly request: Req;
-  /** Aborts when the caller gives up or a deadline passes; per attempt, the per-try signal. */
-  signal: AbortSignal;
+  /** Aborts when the caller gives up; per attempt, also at the per-try timeout or deadline. */
+  signal: MeshSignal;
   /** Absolute deadline on the mesh clock; `Infinity` when none. */
   deadline: number;
   /** 1-based attempt number. */

@@ -6,6 +6,8 @@
  * stay deterministic, the way tower's tests drive a paused tokio clock.
  */
 
+import type { MeshSignal } from './signal.js';
+
 /** An opaque timer handle returned by {@link Clock.setTimeout}. */
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
@@ -33,7 +35,7 @@ export const systemClock: Clock = {
 };
 
 /** Resolve after `ms` on `clock`, or reject with the signal's reason when it aborts first. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(clock: Clock, ms: number, signal?: MeshSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline as pipe } from 'node:stream';
 import type { Call, Handler } from '../core/call.js';
+import { AttemptSignal } from '../core/signal.js';
 import { isMeshError, MeshError, type MeshErrorCode } from '../errors.js';
 import { errorCode, IDEMPOTENT_METHODS } from '../retry/policy.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
@@ -90,7 +91,7 @@ export async function handleIngress(
     );
   }
 
-  const disconnected = new AbortController();
+  const disconnected = new AttemptSignal();
   const onClose = () => {
     if (!res.writableFinished)
       disconnected.abort(new MeshError('MESH_BAD_REQUEST', 'client went away', { service }));
@@ -124,7 +125,7 @@ export async function handleIngress(
     idempotent: IDEMPOTENT_METHODS.has(method) || req.headers['idempotency-key'] !== undefined,
     replayable: body === null || Buffer.isBuffer(body),
     request: { method, path, headers, body },
-    signal: disconnected.signal,
+    signal: disconnected,
     deadline: ctx.deadline(service),
     attempt: 0,
     tried: [],
@@ -136,7 +137,7 @@ export async function handleIngress(
     reply = await handler(call);
   } catch (err) {
     res.off('close', onClose);
-    if (disconnected.signal.aborted) return;
+    if (disconnected.aborted) return;
     return refuse(ctx, res, service, started, err);
   }
   res.off('close', onClose);

@@ -3,33 +3,47 @@
  * request's deadline comes first, when the caller gives up, or when the mesh closes, with a
  * {@link MeshError} saying which. A hung endpoint so costs one attempt, not the whole deadline;
  * the retry policy may then try another endpoint (idempotent requests only, since the first may
- * have been processed). One AbortController and one timer per attempt.
+ * have been processed).
+ *
+ * Per attempt: one {@link AttemptSignal} and one timer. Shutdown reaches live attempts through
+ * this filter's own set of them (one listener on the shutdown signal per pipeline, not one per
+ * attempt); a caller's own signal is listened to only when there is one.
  */
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
+import { AttemptSignal } from '../core/signal.js';
 import { MeshError } from '../errors.js';
 import { deadlineExceeded } from './deadline.js';
 
 export function perTryTimeout(clock: Clock, ms: number | false, shutdown: AbortSignal): Filter {
+  const live = new Set<AttemptSignal>();
+  shutdown.addEventListener(
+    'abort',
+    () => {
+      for (const signal of live) signal.abort(shutdown.reason);
+    },
+    { once: true },
+  );
+
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
     async (call: Call<Req>) => {
       const remaining = call.deadline - clock.now();
       if (remaining <= 0) throw deadlineExceeded(call as Call<unknown>);
+      if (shutdown.aborted) throw shutdown.reason;
       const perTry = ms !== false && ms < remaining;
       const limit = perTry ? ms : remaining;
-      const parent = call.signal;
-      // No timer and nothing to link: the attempt can run on the caller's signal as is.
-      if (!Number.isFinite(limit) && parent === shutdown) return next(call);
 
-      const controller = new AbortController();
-      const onAbort = function (this: AbortSignal) {
-        controller.abort(this.reason);
-      };
-      parent.addEventListener('abort', onAbort);
-      if (parent !== shutdown) shutdown.addEventListener('abort', onAbort);
+      const parent = call.signal;
+      const signal = new AttemptSignal();
+      const onAbort = () => signal.abort(parent.reason);
+      if (parent !== shutdown) {
+        if (parent.aborted) throw parent.reason;
+        parent.addEventListener('abort', onAbort);
+      }
+      live.add(signal);
       const timer = Number.isFinite(limit)
         ? clock.setTimeout(() => {
-            controller.abort(
+            signal.abort(
               perTry
                 ? new MeshError('MESH_TIMEOUT', `attempt ${call.attempt} timed out after ${ms} ms`, {
                     service: call.service,
@@ -39,18 +53,18 @@ export function perTryTimeout(clock: Clock, ms: number | false, shutdown: AbortS
             );
           }, limit)
         : undefined;
-      call.signal = controller.signal;
+      call.signal = signal;
       try {
         return await next(call);
       } catch (err) {
         // Below, an abort is only "aborted"; say why: which timeout, or the mesh closing.
-        const reason: unknown = controller.signal.reason;
-        if (controller.signal.aborted && reason instanceof MeshError) throw withCause(reason, err);
+        const reason = signal.reason;
+        if (signal.aborted && reason instanceof MeshError) throw withCause(reason, err);
         throw err;
       } finally {
         if (timer !== undefined) clock.clearTimeout(timer);
-        parent.removeEventListener('abort', onAbort);
-        if (parent !== shutdown) shutdown.removeEventListener('abort', onAbort);
+        live.delete(signal);
+        if (parent !== shutdown) parent.removeEventListener('abort', onAbort);
       }
     };
 }

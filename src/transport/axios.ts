@@ -5,10 +5,27 @@
  * status check change. Every status resolves here (the filters judge statuses); the ingress
  * applies the caller's `validateStatus` once, after the last attempt.
  */
-import axios, { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosAdapter,
+  type AxiosResponse,
+  type CancelToken,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import type { Call, Handler } from '../core/call.js';
+import { AttemptSignal, type MeshSignal } from '../core/signal.js';
 
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
+
+/**
+ * How the attempt can be aborted, in the form axios's http adapter handles cheapest: an
+ * {@link AttemptSignal} as a CancelToken (a listener array), a real AbortSignal as `signal`.
+ * Either way the adapter rejects with the abort reason when it is not an Event.
+ */
+export function abortWith(signal: MeshSignal): { cancelToken?: CancelToken; signal?: AbortSignal } {
+  return signal instanceof AttemptSignal
+    ? { cancelToken: signal as unknown as CancelToken, signal: undefined }
+    : { signal: signal as AbortSignal, cancelToken: undefined };
+}
 
 export function axiosTransport(): Handler<InternalAxiosRequestConfig, AxiosResponse> {
   return (call: Call<InternalAxiosRequestConfig>) => {
@@ -16,7 +33,7 @@ export function axiosTransport(): Handler<InternalAxiosRequestConfig, AxiosRespo
     return httpAdapter({
       ...config,
       baseURL: call.endpoint!.url + (config.baseURL ?? ''),
-      signal: call.signal,
+      ...abortWith(call.signal),
       timeout: 0,
       validateStatus: null,
     });

@@ -34,7 +34,8 @@ export function undiciTransport(dispatcher: Dispatcher): Handler<ProxyRequest, P
       method: req.method as Dispatcher.HttpMethod,
       headers: req.headers,
       body: req.body,
-      signal: call.signal,
+      // undici takes any object with the AbortSignal shape (see core/signal.ts).
+      signal: call.signal as AbortSignal,
     });
     return {
       status: res.statusCode,

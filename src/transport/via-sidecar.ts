@@ -15,6 +15,7 @@ import type { Call, Handler } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { SidecarOptions } from '../options.js';
 import { errorCode } from '../retry/policy.js';
+import { abortWith } from './axios.js';
 
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 
@@ -64,7 +65,7 @@ export class SidecarRoute {
       ...config,
       baseURL: this.#base + (config.baseURL ?? ''),
       headers: AxiosHeaders.from(config.headers).set('Host', this.service),
-      signal: call.signal,
+      ...abortWith(call.signal),
       timeout: 0,
       validateStatus: null,
     });
