@@ -3,6 +3,9 @@
  * first use) and runs the pipeline over the axios http transport; the mesh plugs into axios as its
  * adapter, so `mesh.service('users')` is an ordinary AxiosInstance whose interceptors,
  * transforms, params and auth all keep working.
+ *
+ * A server process also announces itself with {@link MeshClient.register} (Consul self-registration,
+ * TTL checks heart-beaten by the library); `close()` withdraws what is still registered.
  */
 
 import http from 'node:http';
@@ -16,14 +19,23 @@ import axios, {
 } from 'axios';
 import { type Call, compose, type Handler } from './core/call.js';
 import type { EndpointSnapshot } from './core/endpoint.js';
+import { ConsulDiscovery } from './discovery/consul.js';
+import { resolveConsulConnection } from './discovery/consul-connection.js';
+import { type RegisterOptions, registerOptionsSchema } from './discovery/consul-options.js';
+import {
+  ConsulRegistrar,
+  type Registration,
+  type ServiceRegistration,
+} from './discovery/consul-registration.js';
 import type { Discovery } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
 import { Mesh } from './mesh.js';
-import { type MeshClientOptions, parseOptions } from './options.js';
+import { type MeshClientOptions, parseOptions, parseWith } from './options.js';
 import { pipeline } from './pipeline.js';
 import { IDEMPOTENT_METHODS } from './retry/policy.js';
 import type { MeshEvents } from './telemetry/events.js';
 import { deadline } from './timeout/deadline.js';
+import { perTryTimeout } from './timeout/per-try.js';
 import { axiosTransport } from './transport/axios.js';
 import { SidecarRoute } from './transport/via-sidecar.js';
 
@@ -58,6 +70,9 @@ export class MeshClient {
   readonly #httpsAgent = new https.Agent({ keepAlive: true });
   readonly #http: AxiosInstance;
   readonly #transport = axiosTransport();
+  /** One registrar per agent registered with, created on first use; keyed by agent address and token. */
+  readonly #registrars = new Map<string, ConsulRegistrar>();
+  #closing: Promise<void> | undefined;
 
   /**
    * @param options - see {@link MeshClientOptions}; validated here.
@@ -68,7 +83,7 @@ export class MeshClient {
     this.#http = this.#createInstance(undefined);
   }
 
-  /** The discovery in use; a {@link StaticDiscovery} unless the options gave another. */
+  /** The discovery in use: a {@link StaticDiscovery}, a {@link ConsulDiscovery}, or the one the options gave. */
   get discovery(): Discovery {
     return this.#mesh.discovery;
   }
@@ -119,15 +134,75 @@ export class MeshClient {
   }
 
   /**
-   * Release everything: in-flight requests fail with `MESH_CLOSED`, discovery watches, breaker
-   * timers and pooled sockets are closed. Later requests fail with `MESH_CLOSED`.
+   * Register an instance of a service with Consul (this process's server, usually) and keep its TTL
+   * check passing until `deregister()` on the handle or {@link MeshClient.close}. Heart-beat failures
+   * are emitted as `discovery-error` events naming the registered service.
+   *
+   * The agent is the one of `discovery.consul`, unless `options.consul` names one; with any other
+   * discovery, `options.consul` is required.
+   *
+   * @throws MeshError `MESH_BAD_OPTIONS` for an invalid registration or options (naming the field),
+   *   `MESH_DISCOVERY_UNAVAILABLE` when the agent refused or could not be reached, `MESH_CLOSED`.
    */
-  async close(): Promise<void> {
-    if (this.#mesh.closed) return;
-    await this.#mesh.close();
+  async register(registration: ServiceRegistration, options: RegisterOptions = {}): Promise<Registration> {
+    if (this.#closing) throw new MeshError('MESH_CLOSED', 'the mesh client was closed');
+    return this.#registrar(options).register(registration);
+  }
+
+  /**
+   * Release everything: what {@link MeshClient.register} registered is deregistered, in-flight
+   * requests fail with `MESH_CLOSED`, discovery watches, heart-beats, breaker timers and pooled
+   * sockets are closed. Later requests fail with `MESH_CLOSED`.
+   *
+   * Deregistration is bounded by Consul's `requestTimeout` (10 s by default) and never holds the rest
+   * back: when it fails (Consul unreachable), everything else is still released, then this rejects
+   * with `MESH_DISCOVERY_UNAVAILABLE` naming the instances left registered (their TTL checks go
+   * critical for lack of heart-beats).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const registrars = [...this.#registrars.values()];
+    this.#registrars.clear();
+    // Side by side: withdrawing from Consul does not wait for in-flight requests, nor they for it.
+    const results = await Promise.allSettled([...registrars.map((r) => r.close()), this.#mesh.close()]);
     this.#services.clear();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** The registrar for the agent `options` name (or discovery's), created on first use. */
+  #registrar(options: RegisterOptions): ConsulRegistrar {
+    const { consul } = parseWith(registerOptionsSchema, options, 'register.options') as RegisterOptions;
+    const discovery = this.#mesh.discovery;
+    let key = 'discovery';
+    if (consul) {
+      const { host, port, secure, ca, token } = resolveConsulConnection(consul);
+      // Only ever a map key, never printed: registrations with one agent and token share a registrar.
+      key = JSON.stringify([host, port, secure, ca, token, consul.requestTimeout]);
+    } else if (!(discovery instanceof ConsulDiscovery)) {
+      throw new MeshError(
+        'MESH_BAD_OPTIONS',
+        'register() needs Consul: set discovery: { consul: {...} }, or pass register(registration, { consul: {...} })',
+      );
+    }
+    let registrar = this.#registrars.get(key);
+    if (!registrar) {
+      const events = this.#mesh.events;
+      const onError = (error: Error, registration: Registration) =>
+        events.emit('discovery-error', { service: registration.name, error });
+      const own = { clock: this.#mesh.clock, onError };
+      registrar = consul
+        ? new ConsulRegistrar({ ...consul, ...own })
+        : (discovery as ConsulDiscovery).createRegistrar(own);
+      this.#registrars.set(key, registrar);
+    }
+    return registrar;
   }
 
   #createInstance(service: string | undefined): AxiosInstance {
@@ -148,7 +223,14 @@ export class MeshClient {
         policy.mode === 'sidecar' ? new SidecarRoute(service, policy.sidecar, mesh.clock) : undefined;
       entry = {
         direct: undefined,
-        sidecar: route && { route, handler: compose(deadline(mesh.clock, mesh.shutdown))(route.transport) },
+        // The sidecar runs the policy; the client keeps only the deadline (and the caller's signal).
+        sidecar: route && {
+          route,
+          handler: compose(
+            deadline(mesh.clock, mesh.shutdown),
+            perTryTimeout(mesh.clock, false, mesh.shutdown),
+          )(route.transport),
+        },
       };
       this.#services.set(service, entry);
     }

@@ -2,10 +2,15 @@
  * The request-delivery core shared by both positions: the fat client (`MeshClient`) and the
  * sidecar (`mesh-sidecar`) each own one. It holds what is per process, not per request: the
  * validated options, the event emitter, discovery, the clock, the shutdown signal, and one
- * {@link ServiceRuntime} per service, created on first use.
+ * {@link ServiceRuntime} per service, created on first use (or at construction for the services
+ * `discovery.consul.services` lists, so their endpoints are known before the first request).
+ *
+ * Discovery built from the options (`static`, `consul`) is the mesh's own and closes with it; a
+ * {@link Discovery} object passed in belongs to the caller.
  */
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock } from './core/clock.js';
+import { ConsulDiscovery } from './discovery/consul.js';
 import type { Discovery } from './discovery/discovery.js';
 import { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
 import { MeshError } from './errors.js';
@@ -27,15 +32,30 @@ export class Mesh {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     const discovery = options.discovery;
+    let watchNow: readonly string[] = [];
     if ('subscribe' in discovery) {
       this.discovery = discovery;
       this.#ownsDiscovery = false;
+    } else if ('consul' in discovery) {
+      const { services = [], ...consul } = discovery.consul;
+      // CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN fill what the options leave out (ConsulDiscovery reads them).
+      this.discovery = new ConsulDiscovery({ ...consul, clock: this.clock, random: this.random });
+      this.#ownsDiscovery = true;
+      watchNow = services;
     } else {
       this.discovery = new StaticDiscovery(discovery.static as Record<string, StaticEndpoints>);
       this.#ownsDiscovery = true;
     }
     // Every in-flight request listens for shutdown: many listeners are expected.
     setMaxListeners(0, this.#shutdown.signal);
+    try {
+      // A runtime subscribes to discovery as it is created: this starts the listed services' watches.
+      for (const service of watchNow) this.runtime(service);
+    } catch (error) {
+      // Nobody will get a handle to close: release the watches and sockets opened so far.
+      void this.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Aborts, with a `MESH_CLOSED` reason, when the mesh closes. */

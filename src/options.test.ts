@@ -24,7 +24,9 @@ const RETRY_DEFAULTS = {
 const BREAKER_DEFAULTS = {
   errorThresholdPercentage: 50,
   volumeThreshold: 20,
-  resetTimeout: 5_000,
+  resetTimeout: 1_000,
+  maxResetTimeout: 60_000,
+  halfOpenTrials: 3,
   rollingCountTimeout: 10_000,
   rollingCountBuckets: 10,
   maxEjectionPercent: 50,
@@ -175,7 +177,7 @@ describe('resolvePolicy', () => {
       services: {
         users: {
           retry: { backoff: { cap: 1_000 }, budget: { ratio: 0.5 } },
-          circuitBreaker: { resetTimeout: 1_000 },
+          circuitBreaker: { resetTimeout: 2_000 },
           timeout: { perTry: 2_000 },
         },
       },
@@ -187,7 +189,7 @@ describe('resolvePolicy', () => {
       backoff: { base: 10, cap: 1_000 },
       budget: { ratio: 0.5, minPerSecond: 10, window: 10_000 },
     });
-    expect(p.circuitBreaker).toEqual({ ...BREAKER_DEFAULTS, volumeThreshold: 5, resetTimeout: 1_000 });
+    expect(p.circuitBreaker).toEqual({ ...BREAKER_DEFAULTS, volumeThreshold: 5, resetTimeout: 2_000 });
     expect(p.timeout).toEqual({ total: 20_000, perTry: 2_000 });
     // Other services keep the globals.
     expect(resolvePolicy(o, 'orders').retry).toEqual({

@@ -9,6 +9,7 @@ import type { CreateAxiosDefaults } from 'axios';
 import { z } from 'zod';
 import type { Clock } from './core/clock.js';
 import type { EndpointInfo } from './core/endpoint.js';
+import { type ConsulDiscoveryOptions, consulDiscoverySchema } from './discovery/consul-options.js';
 import type { Discovery } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
 
@@ -75,7 +76,11 @@ function policyFields(withDefaults: boolean) {
       'Failure share (%) in the window that opens the breaker.',
     ),
     volumeThreshold: d(z.number().int().min(0), 20).describe('Attempts in the window before it may open.'),
-    resetTimeout: d(positiveMs, 5_000).describe('Time (ms) open before a half-open trial.'),
+    resetTimeout: d(positiveMs, 1_000).describe('Recovery time (ms) after a first trip; doubles per trip.'),
+    maxResetTimeout: d(positiveMs, 60_000).describe('Longest recovery time (ms).'),
+    halfOpenTrials: d(z.number().int().min(1).max(1000), 3).describe(
+      'Consecutive successful trials that close a half-open breaker.',
+    ),
     rollingCountTimeout: d(positiveMs, 10_000).describe('Length (ms) of the statistics window.'),
     rollingCountBuckets: d(z.number().int().min(1).max(1000), 10).describe('Buckets in the window.'),
     maxEjectionPercent: d(percent, 50).describe(
@@ -139,9 +144,10 @@ const staticSchema = z.record(
 
 const discoverySchema = z.union([
   z.strictObject({ static: staticSchema }),
+  z.strictObject({ consul: consulDiscoverySchema }),
   z.custom<Discovery>(
     (v) => typeof v === 'object' && v !== null && typeof (v as Discovery).subscribe === 'function',
-    { message: 'expected { static: {...} } or a Discovery object' },
+    { message: 'expected { static: {...} }, { consul: {...} } or a Discovery object' },
   ),
 ]);
 
@@ -216,8 +222,18 @@ export interface CircuitBreakerOptions {
   errorThresholdPercentage?: number;
   /** Attempts in the window before the breaker may open. @defaultValue `20` */
   volumeThreshold?: number;
-  /** Time (ms) open before a half-open trial. @defaultValue `5000` */
+  /**
+   * Recovery time (ms) after a first trip, before half-open trials; it doubles with each
+   * consecutive trip up to `maxResetTimeout`, with jitter (Linkerd's failure accrual). @defaultValue `1000`
+   */
   resetTimeout?: number;
+  /** Longest recovery time (ms). @defaultValue `60000` */
+  maxResetTimeout?: number;
+  /**
+   * Trials a half-open breaker lets through; it closes only after this many consecutive
+   * successes, and one failed trial opens it again. @defaultValue `3`
+   */
+  halfOpenTrials?: number;
   /** Length (ms) of the statistics window. @defaultValue `10000` */
   rollingCountTimeout?: number;
   /** Buckets in the statistics window. @defaultValue `10` */
@@ -274,8 +290,11 @@ export interface PolicyOptions {
 
 /** Options of `new MeshClient(options)`. */
 export interface MeshClientOptions extends PolicyOptions {
-  /** Where endpoints come from: `{ static: { service: [urls] } }` or a {@link Discovery}. @defaultValue `{ static: {} }` */
-  discovery?: { static: Record<string, Array<string | EndpointInfo>> } | Discovery;
+  /**
+   * Where endpoints come from: `{ static: { service: [urls] } }`, `{ consul: {...} }` (see
+   * {@link ConsulDiscoveryOptions}) or any {@link Discovery}. @defaultValue `{ static: {} }`
+   */
+  discovery?: DiscoveryOptions;
   /** Per-service overrides of any policy option. @defaultValue `{}` */
   services?: Record<string, PolicyOptions>;
   /** Time source; tests inject a `ManualClock`. @defaultValue the system clock */
@@ -299,9 +318,15 @@ export interface ServicePolicy {
   axios: Record<string, unknown>;
 }
 
+/** The forms of the `discovery` option: static endpoints, Consul, or a {@link Discovery} of your own. */
+export type DiscoveryOptions =
+  | { static: Record<string, Array<string | EndpointInfo>> }
+  | { consul: ConsulDiscoveryOptions }
+  | Discovery;
+
 /** Validated options with defaults applied. */
 export interface ResolvedOptions {
-  discovery: { static: Record<string, Array<string | EndpointInfo>> } | Discovery;
+  discovery: DiscoveryOptions;
   services: Record<string, PolicyOptions>;
   clock: Clock | undefined;
   random: (() => number) | undefined;

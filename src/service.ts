@@ -49,7 +49,7 @@ export class ServiceRuntime {
     this.pool = new EndpointPool(service, this.clock, policy.loadBalancer.initialRtt);
     this.balancer = createBalancer(policy.loadBalancer, this);
     this.breakers = policy.circuitBreaker
-      ? new BreakerGroup(service, policy.circuitBreaker, this.pool, this.events, this.clock)
+      ? new BreakerGroup(service, policy.circuitBreaker, this.pool, this.events, this.clock, this.random)
       : undefined;
     const budget = policy.retry === false ? false : policy.retry.budget;
     this.budget = budget === false ? undefined : new RetryBudget(budget, this.clock);

@@ -16,10 +16,7 @@ export function breaker(group: BreakerGroup | undefined): Filter {
     async (call: Call<Req>) => {
       const ep = call.endpoint!;
       const existing = group.existing(ep);
-      if (existing) {
-        if (ep.state === 'half-open') group.trialStarted(ep);
-        return existing.run(call, next);
-      }
+      if (existing) return existing.run(call, next);
       let reply: Rep;
       try {
         reply = await next(call);

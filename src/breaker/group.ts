@@ -6,6 +6,9 @@
  * that share of the endpoints (and at least one) may be out of rotation; a breaker that would
  * open past it is refused, so when every endpoint looks broken traffic still reaches most of
  * them instead of failing outright. An open or half-open breaker counts as ejected.
+ *
+ * The rotation timer, the recovery timers and their jitter run on the mesh clock and random
+ * source, so tests drive breakers through open, half-open and closed deterministically.
  */
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -13,9 +16,9 @@ import type { Endpoint } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
 import type { CircuitBreakerOptions } from '../options.js';
 import type { MeshEmitter } from '../telemetry/events.js';
-import { EndpointBreaker } from './endpoint-breaker.js';
+import { type BreakerHost, EndpointBreaker } from './endpoint-breaker.js';
 
-export class BreakerGroup {
+export class BreakerGroup implements BreakerHost {
   readonly #ejected = new Set<Endpoint>();
   readonly #rotation = new EventEmitter();
   #timer: TimerHandle | undefined;
@@ -26,7 +29,8 @@ export class BreakerGroup {
     private readonly options: Required<CircuitBreakerOptions>,
     private readonly pool: EndpointPool,
     private readonly events: MeshEmitter,
-    private readonly clock: Clock,
+    readonly clock: Clock,
+    readonly random: () => number,
   ) {
     // One listener per endpoint breaker: thousands are expected, not a leak.
     this.#rotation.setMaxListeners(0);
@@ -40,19 +44,12 @@ export class BreakerGroup {
 
   /** The endpoint's breaker, created on first use. */
   for(ep: Endpoint): EndpointBreaker {
-    const existing = ep.breaker;
-    if (existing instanceof EndpointBreaker) return existing;
+    const existing = this.existing(ep);
+    if (existing) return existing;
     if (this.#timer === undefined && !this.#closed) this.#rotate();
-    const breaker = new EndpointBreaker(this.options, this.#rotation, this.#listener(ep), () => {
-      this.#ejected.delete(ep);
-    });
+    const breaker = new EndpointBreaker(ep, this.options, this.#rotation, this);
     ep.breaker = breaker;
     return breaker;
-  }
-
-  /** The endpoint starts its half-open trial: nothing else goes there until it settles. */
-  trialStarted(ep: Endpoint): void {
-    this.pool.setReady(ep, false);
   }
 
   /** How many endpoints may be ejected now. */
@@ -68,39 +65,37 @@ export class BreakerGroup {
     this.#timer = undefined;
   }
 
+  mayEject(ep: Endpoint): boolean {
+    return this.#ejected.has(ep) || this.#ejected.size < this.cap;
+  }
+
+  opened(ep: Endpoint, trips: number, retryInMs: number): void {
+    this.#ejected.add(ep);
+    this.events.emit('circuit-open', { service: this.service, endpoint: ep.url, trips, retryInMs });
+  }
+
+  halfOpened(ep: Endpoint): void {
+    this.events.emit('circuit-half-open', { service: this.service, endpoint: ep.url });
+  }
+
+  closed(ep: Endpoint): void {
+    this.#ejected.delete(ep);
+    this.events.emit('circuit-close', { service: this.service, endpoint: ep.url });
+  }
+
+  setReady(ep: Endpoint, ready: boolean): void {
+    this.pool.setReady(ep, ready);
+  }
+
+  released(ep: Endpoint): void {
+    this.#ejected.delete(ep);
+  }
+
   #rotate(): void {
     const interval = this.options.rollingCountTimeout / this.options.rollingCountBuckets;
     this.#timer = this.clock.setTimeout(() => {
       this.#rotation.emit('rotate');
       if (!this.#closed) this.#rotate();
     }, interval);
-  }
-
-  #listener(ep: Endpoint) {
-    const event = () => ({ service: this.service, endpoint: ep.url });
-    return {
-      open: () => {
-        if (!this.#ejected.has(ep) && this.#ejected.size >= this.cap) {
-          (ep.breaker as EndpointBreaker).refuseOpen();
-          return;
-        }
-        this.#ejected.add(ep);
-        ep.state = 'open';
-        this.pool.setReady(ep, false);
-        this.events.emit('circuit-open', event());
-      },
-      halfOpen: () => {
-        ep.state = 'half-open';
-        this.pool.setReady(ep, true);
-        this.events.emit('circuit-half-open', event());
-      },
-      close: () => {
-        if (ep.state === 'healthy') return;
-        this.#ejected.delete(ep);
-        ep.state = 'healthy';
-        this.pool.setReady(ep, true);
-        this.events.emit('circuit-close', event());
-      },
-    };
   }
 }

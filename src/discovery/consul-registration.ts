@@ -18,14 +18,17 @@ import {
   openConsul,
   type RequestControl,
   sanitizeConsulError,
-} from './consul.js';
+} from './consul-connection.js';
 
 /** Options of {@link ConsulRegistrar}. */
 export interface ConsulRegistrarOptions extends ConsulConnectionOptions {
   /** Time source for heart-beats. @defaultValue the system clock */
   clock?: Clock;
-  /** Told about heart-beats that failed (the next one is tried on schedule). @defaultValue ignore them */
-  onError?: (error: Error) => void;
+  /**
+   * Told about heart-beats (and re-registrations) that failed, with the registration concerned; the
+   * next heart-beat is tried on schedule. @defaultValue ignore them
+   */
+  onError?: (error: Error, registration: Registration) => void;
 }
 
 /** The health check that decides whether the registered instance receives traffic. */
@@ -62,6 +65,8 @@ export interface ServiceRegistration {
 
 /** A live registration. */
 export interface Registration {
+  /** The service name it was registered under. */
+  readonly name: string;
   /** The instance ID the agent knows it by. */
   readonly id: string;
   /** The ID of its check, `service:<id>`. */
@@ -81,13 +86,18 @@ interface Live {
 export class ConsulRegistrar {
   readonly #session: ConsulSession;
   readonly #clock: Clock;
-  readonly #onError: ((error: Error) => void) | undefined;
+  readonly #onError: ConsulRegistrarOptions['onError'];
   readonly #abort = new AbortController();
   readonly #live = new Map<string, Live>();
   /** Instances whose registration is in flight: close() removes them too, as the agent may have them. */
   readonly #pending = new Set<string>();
   #closed = false;
 
+  /**
+   * @param options - the agent (address and token default to `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_TOKEN`),
+   *   the clock of heart-beats and where their failures go.
+   * @throws MeshError `MESH_BAD_OPTIONS` naming the offending option.
+   */
   constructor(options: ConsulRegistrarOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError;
@@ -124,8 +134,8 @@ export class ConsulRegistrar {
       } catch (error) {
         if (this.#abort.signal.aborted || !beating) return;
         // An agent restarted without its data dir forgets us: announce again rather than stay missing.
-        if (statusOf(error) === 404) await this.#reregister(body);
-        else this.#report(error);
+        if (statusOf(error) === 404) await this.#reregister(body, handle);
+        else this.#report(error, handle);
       }
       schedule();
     };
@@ -138,6 +148,7 @@ export class ConsulRegistrar {
     };
     let deregistering: Promise<void> | undefined;
     const handle: Registration = {
+      name: body.name,
       id,
       checkId,
       stopHeartbeat: stop,
@@ -181,7 +192,7 @@ export class ConsulRegistrar {
     }
   }
 
-  async #deregister(id: string): Promise<void> {
+  async #deregister(id: string, retried = false): Promise<void> {
     try {
       // Not under the registrar's signal: close() aborts that first and still needs this call.
       await this.#call(
@@ -191,24 +202,28 @@ export class ConsulRegistrar {
       );
     } catch (error) {
       // Already gone (reaped after DeregisterCriticalServiceAfter, or removed by an operator): done.
-      if (statusOf(error) !== 404) throw error;
+      if (statusOf(error) === 404) return;
+      // A pooled keep-alive socket the agent had closed (it restarted, or timed the socket out) fails
+      // at once with a reset. Deregistration is idempotent: one more try, on a fresh socket.
+      if (!retried && codeOf(error) === 'ECONNRESET') return this.#deregister(id, true);
+      throw error;
     }
   }
 
-  async #reregister(body: ConsulService): Promise<void> {
+  async #reregister(body: ConsulService, handle: Registration): Promise<void> {
     try {
       await this.#call('register service', (ctl) =>
         this.#session.client.agent.service.register({ ...body, ...ctl }),
       );
     } catch (error) {
-      if (!this.#abort.signal.aborted) this.#report(error);
+      if (!this.#abort.signal.aborted) this.#report(error, handle);
     }
   }
 
   /** Hand a heart-beat failure to `onError`; a throwing handler must not become an unhandled rejection. */
-  #report(error: unknown): void {
+  #report(error: unknown, handle: Registration): void {
     try {
-      this.#onError?.(error as Error);
+      this.#onError?.(error as Error, handle);
     } catch (bug) {
       process.emitWarning(bug instanceof Error ? bug : String(bug), 'MeshListenerWarning');
     }
@@ -312,6 +327,12 @@ function duration(ms: number | undefined, invalid: () => Error): string {
 function statusOf(error: unknown): number | undefined {
   const status = (error as { cause?: { statusCode?: unknown } } | undefined)?.cause?.statusCode;
   return typeof status === 'number' ? status : undefined;
+}
+
+/** The socket error code behind a failure of {@link ConsulRegistrar}'s calls, if any. */
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function isString(value: unknown): value is string {

@@ -58,6 +58,14 @@ export interface CircuitEvent {
   endpoint: string;
 }
 
+/** A circuit breaker opened: the endpoint is out of rotation until its recovery time passes. */
+export interface CircuitOpenEvent extends CircuitEvent {
+  /** Consecutive trips without a recovery (1 on the first). */
+  trips: number;
+  /** When (ms from now) half-open trials start. */
+  retryInMs: number;
+}
+
 /** Discovery could not refresh a service; the last known endpoints stay in force. */
 export interface DiscoveryErrorEvent {
   service: string;
@@ -81,7 +89,7 @@ export interface MeshEvents {
   attempt: (e: AttemptEvent) => void;
   retry: (e: RetryEvent) => void;
   'retry-budget-exhausted': (e: BudgetExhaustedEvent) => void;
-  'circuit-open': (e: CircuitEvent) => void;
+  'circuit-open': (e: CircuitOpenEvent) => void;
   'circuit-half-open': (e: CircuitEvent) => void;
   'circuit-close': (e: CircuitEvent) => void;
   'discovery-error': (e: DiscoveryErrorEvent) => void;
