@@ -269,6 +269,7 @@ export class MeshClient {
       attempt: 0,
       tried: [],
       endpoint: undefined,
+      headers: undefined,
     };
     try {
       const reply = entry.sidecar ? await this.#viaSidecar(entry, call) : await this.#direct(entry, call);

@@ -69,6 +69,9 @@ function policyFields(withDefaults: boolean) {
     statuses: d(z.array(z.number().int().min(100).max(599)), [502, 503, 504]).describe(
       'Response statuses that are retried (idempotent methods only).',
     ),
+    stacking: d(z.enum(['avoid', 'allow']), 'avoid').describe(
+      "'avoid': a reply a mesh layer below already retried (x-mesh-attempts) is not retried again, and its attempts count against the budget.",
+    ),
   });
 
   const breakerObject = z.strictObject({
@@ -94,6 +97,9 @@ function policyFields(withDefaults: boolean) {
     ),
     perTry: d(z.union([z.literal(false), positiveMs]), 5_000).describe(
       'Timeout (ms) of one attempt; false for none.',
+    ),
+    propagate: d(z.boolean(), true).describe(
+      'Send the time left to upstreams in x-mesh-deadline-ms, and (sidecar) honour it when received.',
     ),
   });
 
@@ -214,6 +220,13 @@ export interface RetryOptions {
   budget?: RetryBudgetOptions | false;
   /** Response statuses retried for idempotent methods. @defaultValue `[502, 503, 504]` */
   statuses?: number[];
+  /**
+   * Retries across layers. `'avoid'`: a reply that a mesh layer below (a mesh-sidecar, or a
+   * service's own mesh) already retried, as its `x-mesh-attempts` header says, is not retried
+   * again here, and those attempts are charged to this layer's budget, so one budget bounds the
+   * chain. `'allow'`: retry it anyway (each layer multiplies). @defaultValue `'avoid'`
+   */
+  stacking?: 'avoid' | 'allow';
 }
 
 /** Per-endpoint circuit breakers (on opossum). */
@@ -252,6 +265,13 @@ export interface TimeoutOptions {
   total?: number | false;
   /** Timeout (ms) of one attempt; `false` for none. @defaultValue `5000` */
   perTry?: number | false;
+  /**
+   * Deadline propagation: each attempt tells the upstream the time it has left in the
+   * `x-mesh-deadline-ms` header (a mesh-sidecar, or a service using `withIncomingDeadline`,
+   * then works within it); the sidecar also takes an incoming header as the upper bound of its
+   * own deadline. @defaultValue `true`
+   */
+  propagate?: boolean;
 }
 
 /** The sidecar a client in `mode: 'sidecar'` sends through. */

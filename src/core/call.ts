@@ -36,12 +36,19 @@ export interface Call<Req = unknown> {
   readonly tried: Endpoint[];
   /** The endpoint this attempt goes to; set by the balance filter. */
   endpoint: Endpoint | undefined;
+  /**
+   * Headers the filters add to this attempt's outgoing request (the time left, trace context).
+   * Filters replace the object rather than mutate it: attempts share the request's fields.
+   */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What comes back: the transport's response, whatever its status. */
 export interface Reply {
   /** HTTP status code. */
   readonly status: number;
+  /** Response headers, lower-case names (read by filters for cross-layer signals). */
+  readonly headers?: Readonly<Record<string, unknown>>;
   /** Releases the reply's resources when a filter drops it (a retried 503's body). */
   discard?(): void;
 }

@@ -130,6 +130,7 @@ export async function handleIngress(
     attempt: 0,
     tried: [],
     endpoint: undefined,
+    headers: undefined,
   };
 
   let reply: ProxyReply;
