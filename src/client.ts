@@ -29,6 +29,7 @@ import {
 } from './discovery/consul-registration.js';
 import type { Discovery } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
+import { explain, type PolicyReport } from './explain.js';
 import { Mesh } from './mesh.js';
 import { type MeshClientOptions, parseOptions, parseWith } from './options.js';
 import { pipeline } from './pipeline.js';
@@ -36,6 +37,7 @@ import { IDEMPOTENT_METHODS } from './retry/policy.js';
 import type { MeshEvents } from './telemetry/events.js';
 import { deadline } from './timeout/deadline.js';
 import { perTryTimeout } from './timeout/per-try.js';
+import { remainingDeadline } from './timeout/propagation.js';
 import { axiosTransport } from './transport/axios.js';
 import { SidecarRoute } from './transport/via-sidecar.js';
 
@@ -93,7 +95,10 @@ export class MeshClient {
    * Resolves or rejects exactly as axios would; the mesh's own refusals are {@link MeshError}s.
    */
   request<T = unknown, D = unknown>(config: MeshRequestConfig<D>): Promise<AxiosResponse<T, D>> {
-    return this.#http.request<T, AxiosResponse<T, D>, D>(config);
+    // Through the service's own instance, so its per-service axios defaults apply too.
+    const instance =
+      typeof config.service === 'string' && config.service ? this.service(config.service) : this.#http;
+    return instance.request<T, AxiosResponse<T, D>, D>(config);
   }
 
   /**
@@ -107,6 +112,14 @@ export class MeshClient {
       this.#instances.set(name, instance);
     }
     return instance;
+  }
+
+  /**
+   * Which layer applies which part of `service`'s policy (this client, the sidecar, or none),
+   * and the options this client does not apply for it.
+   */
+  explain(service: string): PolicyReport {
+    return explain(service, this.#mesh.policy(service), this.#mesh.options, 'client');
   }
 
   /** Snapshots of a service's endpoints: URL, breaker state, in-flight, latency estimate. */
@@ -228,7 +241,7 @@ export class MeshClient {
           route,
           handler: compose(
             deadline(mesh.clock, mesh.shutdown),
-            perTryTimeout(mesh.clock, false, mesh.shutdown),
+            perTryTimeout(mesh.clock, false, mesh.shutdown, policy.timeout.propagate),
           )(route.transport),
         },
       };
@@ -255,7 +268,11 @@ export class MeshClient {
     const entry = this.#entry(service);
     const policy = this.#mesh.policy(service);
     const method = (config.method ?? 'get').toUpperCase();
-    const total = config.timeout ? config.timeout : policy.timeout.total;
+    // The smallest of: the request's own timeout (or the policy's), and what the caller of the
+    // request being handled has left (see withIncomingDeadline).
+    let total = config.timeout ? config.timeout : policy.timeout.total;
+    const inherited = remainingDeadline();
+    if (inherited !== undefined && (total === false || inherited < total)) total = inherited;
     const call: AxiosCall = {
       service,
       method,

@@ -24,6 +24,7 @@ export {
 export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
 export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
 export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors.js';
+export type { Layer, PolicyPart, PolicyReport } from './explain.js';
 export type {
   BackoffOptions,
   BalancerPolicy,
@@ -36,6 +37,7 @@ export type {
   RetryOptions,
   TimeoutOptions,
 } from './options.js';
+export { ATTEMPTS_HEADER } from './retry/stacking.js';
 export type {
   AttemptEvent,
   BudgetExhaustedEvent,
@@ -46,3 +48,11 @@ export type {
   MeshEvents,
   RetryEvent,
 } from './telemetry/events.js';
+export {
+  DEADLINE_HEADER,
+  deadlineMiddleware,
+  deadlineOf,
+  type HasHeaders,
+  remainingDeadline,
+  withIncomingDeadline,
+} from './timeout/propagation.js';

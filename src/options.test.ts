@@ -20,6 +20,7 @@ const RETRY_DEFAULTS = {
   backoff: { base: 25, cap: 250 },
   budget: { ratio: 0.2, minPerSecond: 10, window: 10_000 },
   statuses: [502, 503, 504],
+  stacking: 'avoid',
 };
 const BREAKER_DEFAULTS = {
   errorThresholdPercentage: 50,
@@ -42,7 +43,7 @@ describe('parseOptions', () => {
         loadBalancer: 'peak-ewma',
         retry: RETRY_DEFAULTS,
         circuitBreaker: BREAKER_DEFAULTS,
-        timeout: { total: 15_000, perTry: 5_000 },
+        timeout: { total: 15_000, perTry: 5_000, propagate: true },
         axios: {},
       });
     }
@@ -56,14 +57,14 @@ describe('parseOptions', () => {
     });
     expect(o.loadBalancer).toEqual({ ...LB_DEFAULTS, policy: 'ring-hash' });
     expect(o.retry).toEqual({ ...RETRY_DEFAULTS, attempts: 5, backoff: { base: 25, cap: 1_000 } });
-    expect(o.timeout).toEqual({ total: 15_000, perTry: false });
+    expect(o.timeout).toEqual({ total: 15_000, perTry: false, propagate: true });
   });
 
   it('accepts false for retry, budget, breaker and timeouts', () => {
     const o = parseOptions({ retry: false, circuitBreaker: false, timeout: { total: false, perTry: false } });
     expect(o.retry).toBe(false);
     expect(o.circuitBreaker).toBe(false);
-    expect(o.timeout).toEqual({ total: false, perTry: false });
+    expect(o.timeout).toEqual({ total: false, perTry: false, propagate: true });
     expect(parseOptions({ retry: { budget: false } }).retry).toMatchObject({ budget: false });
   });
 
@@ -164,7 +165,7 @@ describe('resolvePolicy', () => {
       loadBalancer: LB_DEFAULTS,
       retry: RETRY_DEFAULTS,
       circuitBreaker: BREAKER_DEFAULTS,
-      timeout: { total: 15_000, perTry: 5_000 },
+      timeout: { total: 15_000, perTry: 5_000, propagate: true },
       axios: {},
     });
   });
@@ -190,7 +191,7 @@ describe('resolvePolicy', () => {
       budget: { ratio: 0.5, minPerSecond: 10, window: 10_000 },
     });
     expect(p.circuitBreaker).toEqual({ ...BREAKER_DEFAULTS, volumeThreshold: 5, resetTimeout: 2_000 });
-    expect(p.timeout).toEqual({ total: 20_000, perTry: 2_000 });
+    expect(p.timeout).toEqual({ total: 20_000, perTry: 2_000, propagate: true });
     // Other services keep the globals.
     expect(resolvePolicy(o, 'orders').retry).toEqual({
       ...RETRY_DEFAULTS,
@@ -206,7 +207,7 @@ describe('resolvePolicy', () => {
     const p = resolvePolicy(o, 'users');
     expect(p.retry).toBe(false);
     expect(p.circuitBreaker).toBe(false);
-    expect(p.timeout).toEqual({ total: false, perTry: 5_000 });
+    expect(p.timeout).toEqual({ total: false, perTry: 5_000, propagate: true });
     expect(resolvePolicy(o, 'users').retry).toBe(false);
     const budgetOff = resolvePolicy(
       parseOptions({ services: { users: { retry: { budget: false } } } }),

@@ -21,6 +21,6 @@ export function pipeline(svc: ServiceRuntime) {
     retry(svc),
     balance(svc),
     breaker(svc.breakers),
-    perTryTimeout(svc.clock, svc.policy.timeout.perTry, svc.shutdown),
+    perTryTimeout(svc.clock, svc.policy.timeout.perTry, svc.shutdown, svc.policy.timeout.propagate),
   );
 }

@@ -48,6 +48,12 @@ export class RetryBudget {
     return true;
   }
 
+  /** Count `n` retries made elsewhere on this budget's behalf (a layer below retried). */
+  charge(n: number): void {
+    this.#advance();
+    this.#retries[this.#head]! += n;
+  }
+
   #advance(): void {
     const now = this.clock.now();
     let steps = Math.floor((now - this.#headStart) / this.#bucketMs);

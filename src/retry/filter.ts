@@ -14,6 +14,7 @@ import type { MeshEmitter } from '../telemetry/events.js';
 import { fullJitter } from './backoff.js';
 import type { RetryBudget } from './budget.js';
 import { errorCode, retryableError, retryableReply } from './policy.js';
+import { attemptsBelow } from './stacking.js';
 
 /** A reply worth retrying, carried through p-retry as a rejection. */
 class RetryableReply extends Error {
@@ -44,7 +45,7 @@ export function retry(ctx: RetryContext): Filter {
       let failure: unknown;
       try {
         const reply = await next(first);
-        if (!retryableReply(reply, call, statuses)) return reply;
+        if (retriedBelow(ctx, policy, reply) || !retryableReply(reply, call, statuses)) return reply;
         failure = new RetryableReply(reply);
       } catch (err) {
         failure = err;
@@ -53,6 +54,18 @@ export function retry(ctx: RetryContext): Filter {
       }
       return retryAfter(ctx, policy, next, call, failure);
     };
+}
+
+/**
+ * True when a mesh layer below already retried this reply: it is then final here, and the
+ * attempts it took are charged to this layer's budget (see stacking.ts).
+ */
+function retriedBelow(ctx: RetryContext, policy: { stacking: 'avoid' | 'allow' }, reply: Reply): boolean {
+  if (policy.stacking !== 'avoid') return false;
+  const below = attemptsBelow(reply);
+  if (below <= 1) return false;
+  ctx.budget?.charge(below - 1);
+  return true;
 }
 
 /** Attempts 2..n, after the first failed with `failure`. */
@@ -70,6 +83,7 @@ async function retryAfter<Req, Rep extends Reply>(
     const own: Call<Req> = { ...call, attempt: attemptNumber, endpoint: undefined };
     try {
       const reply = await next(own);
+      if (retriedBelow(ctx, policy, reply)) return reply;
       if (attemptNumber < attempts && retryableReply(reply, call, statuses)) throw new RetryableReply(reply);
       return reply;
     } finally {

@@ -14,6 +14,8 @@ import type { Call, Handler } from '../core/call.js';
 import { AttemptSignal } from '../core/signal.js';
 import { isMeshError, MeshError, type MeshErrorCode } from '../errors.js';
 import { errorCode, IDEMPOTENT_METHODS } from '../retry/policy.js';
+import { ATTEMPTS_HEADER } from '../retry/stacking.js';
+import { DEADLINE_HEADER, deadlineOf } from '../timeout/propagation.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
 import { appendHop, endToEnd } from './headers.js';
 import type { SidecarStats } from './stats.js';
@@ -28,14 +30,16 @@ export interface Target {
 export interface IngressContext {
   /** The pipeline for `service`, or undefined when the sidecar does not route to it. */
   handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined;
-  deadline(service: string): number;
+  /** The call's absolute deadline: the policy's total, bounded by what the caller has left. */
+  deadline(service: string, callerLeftMs: number | undefined): number;
   retryBufferBytes: number;
   stats: SidecarStats;
   now(): number;
 }
 
 const VIA = '1.1 mesh-sidecar';
-const DROP_ON_FORWARD = new Set(['host']);
+// The deadline header is re-issued per attempt with the time this hop leaves.
+const DROP_ON_FORWARD = new Set(['host', DEADLINE_HEADER]);
 
 const STATUS_OF: Partial<Record<MeshErrorCode, number>> = {
   MESH_BAD_REQUEST: 400,
@@ -126,7 +130,7 @@ export async function handleIngress(
     replayable: body === null || Buffer.isBuffer(body),
     request: { method, path, headers, body },
     signal: disconnected,
-    deadline: ctx.deadline(service),
+    deadline: ctx.deadline(service, deadlineOf(req)),
     attempt: 0,
     tried: [],
     endpoint: undefined,
@@ -139,15 +143,26 @@ export async function handleIngress(
   } catch (err) {
     res.off('close', onClose);
     if (disconnected.aborted) return;
-    return refuse(ctx, res, service, started, err);
+    return refuse(ctx, res, service, started, err, attemptsOf(call, undefined));
   }
   res.off('close', onClose);
   const out = endToEnd(reply.headers);
   out.via = appendHop(reply.headers.via, VIA);
+  out[ATTEMPTS_HEADER] = attemptsOf(call, reply);
   res.writeHead(reply.status, out);
   pipe(reply.body, res, () => {
     ctx.stats.record(service, reply.status, ctx.now() - started);
   });
+}
+
+/**
+ * The attempts made below this point for the request: this hop's, plus the extra ones a mesh
+ * layer further down reported on the reply that came back. The layer above reads it to not
+ * retry again what was retried here, and to charge these attempts to its budget.
+ */
+function attemptsOf(call: Call<ProxyRequest>, reply: ProxyReply | undefined): string {
+  const below = Number(reply?.headers[ATTEMPTS_HEADER]);
+  return String(call.tried.length + (Number.isInteger(below) && below > 1 ? below - 1 : 0));
 }
 
 function refuse(
@@ -156,6 +171,7 @@ function refuse(
   service: string,
   started: number,
   err: unknown,
+  attempts?: string,
 ): void {
   const code = errorCode(err) ?? 'ERROR';
   const status = isMeshError(err) ? (STATUS_OF[err.code] ?? 503) : 502;
@@ -171,6 +187,7 @@ function refuse(
     'content-length': Buffer.byteLength(payload),
     'x-mesh-error': code,
     via: VIA,
+    ...(attempts && attempts !== '0' ? { [ATTEMPTS_HEADER]: attempts } : {}),
   });
   res.end(payload);
 }

@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import type { Handler } from '../core/call.js';
+import { explain } from '../explain.js';
 import { Mesh } from '../mesh.js';
 import { pipeline } from '../pipeline.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
@@ -46,9 +47,11 @@ export class Sidecar {
     this.mesh = new Mesh(this.config.mesh);
     const ctx = {
       handler: (service: string) => this.#handler(service),
-      deadline: (service: string) => {
-        const total = this.mesh.policy(service).timeout.total;
-        return total === false ? Number.POSITIVE_INFINITY : this.mesh.clock.now() + total;
+      deadline: (service: string, callerLeftMs: number | undefined) => {
+        const { total, propagate } = this.mesh.policy(service).timeout;
+        const own = total === false ? Number.POSITIVE_INFINITY : total;
+        const left = propagate && callerLeftMs !== undefined ? Math.min(own, callerLeftMs) : own;
+        return this.mesh.clock.now() + left;
       },
       retryBufferBytes: this.config.retryBufferBytes,
       stats: this.stats,
@@ -129,6 +132,7 @@ export class Sidecar {
       const runtime = [...this.mesh.runtimes()].find((r) => r.service === name);
       services[name] = {
         ...(this.stats.get(name) ?? { requests: 0 }),
+        policy: explain(name, this.mesh.policy(name), this.mesh.options, 'sidecar'),
         endpoints: runtime?.snapshot() ?? [],
       };
     }

@@ -5,6 +5,8 @@
  * the retry policy may then try another endpoint (idempotent requests only, since the first may
  * have been processed).
  *
+ * With `propagate`, the attempt's limit also travels to the upstream as `x-mesh-deadline-ms`.
+ *
  * Per attempt: one {@link AttemptSignal} and one timer. Shutdown reaches live attempts through
  * this filter's own set of them (one listener on the shutdown signal per pipeline, not one per
  * attempt); a caller's own signal is listened to only when there is one.
@@ -14,8 +16,14 @@ import type { Clock } from '../core/clock.js';
 import { AttemptSignal } from '../core/signal.js';
 import { MeshError } from '../errors.js';
 import { deadlineExceeded } from './deadline.js';
+import { DEADLINE_HEADER } from './propagation.js';
 
-export function perTryTimeout(clock: Clock, ms: number | false, shutdown: AbortSignal): Filter {
+export function perTryTimeout(
+  clock: Clock,
+  ms: number | false,
+  shutdown: AbortSignal,
+  propagate = false,
+): Filter {
   const live = new Set<AttemptSignal>();
   shutdown.addEventListener(
     'abort',
@@ -54,6 +62,10 @@ export function perTryTimeout(clock: Clock, ms: number | false, shutdown: AbortS
           }, limit)
         : undefined;
       call.signal = signal;
+      // The upstream learns how long this attempt may take (see propagation.ts).
+      if (propagate && timer !== undefined) {
+        call.headers = { ...call.headers, [DEADLINE_HEADER]: String(Math.max(0, Math.floor(limit))) };
+      }
       try {
         return await next(call);
       } catch (err) {

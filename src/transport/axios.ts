@@ -30,6 +30,8 @@ export function abortWith(signal: MeshSignal): { cancelToken?: CancelToken; sign
 export function axiosTransport(): Handler<InternalAxiosRequestConfig, AxiosResponse> {
   return (call: Call<InternalAxiosRequestConfig>) => {
     const config = call.request;
+    // axios builds a fresh headers object per request: this attempt's additions can go on it.
+    if (call.headers) config.headers.set(call.headers);
     return httpAdapter({
       ...config,
       baseURL: call.endpoint!.url + (config.baseURL ?? ''),

@@ -32,7 +32,7 @@ export function undiciTransport(dispatcher: Dispatcher): Handler<ProxyRequest, P
     const res = await request(call.endpoint!.url + req.path, {
       dispatcher,
       method: req.method as Dispatcher.HttpMethod,
-      headers: req.headers,
+      headers: call.headers ? { ...req.headers, ...call.headers } : req.headers,
       body: req.body,
       // undici takes any object with the AbortSignal shape (see core/signal.ts).
       signal: call.signal as AbortSignal,

@@ -64,7 +64,9 @@ export class SidecarRoute {
     return httpAdapter({
       ...config,
       baseURL: this.#base + (config.baseURL ?? ''),
-      headers: AxiosHeaders.from(config.headers).set('Host', this.service),
+      headers: AxiosHeaders.from(config.headers)
+        .set(call.headers ?? {})
+        .set('Host', this.service),
       ...abortWith(call.signal),
       timeout: 0,
       validateStatus: null,

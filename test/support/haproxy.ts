@@ -1,6 +1,10 @@
 /**
  * HAProxy as a third-party sidecar for interop tests: routes by `Host` to one backend per
  * service, the way a team would put any off-the-shelf proxy beside a service.
+ *
+ * The benchmarks (bench/) start it with {@link HAProxyOptions} so it carries a policy close to
+ * the mesh's (per-try timeout, retries on another server, health checks) and expose its stats;
+ * without options the config is the plain one the interop tests use.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,8 +31,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The config: a Host-routing frontend and one round-robin backend per service. */
-export function haproxyConfig(port: number, services: Record<string, string[]>): string {
+/** Policy for the benchmarks' HAProxy; every field is optional and absent means the plain config. */
+export interface HAProxyOptions {
+  /** The `balance` algorithm. @defaultValue `'roundrobin'` */
+  balance?: 'roundrobin' | 'leastconn' | 'random';
+  /** `timeout server` (ms): bounds one attempt, as the mesh's per-try timeout. @defaultValue 30000 */
+  timeoutServer?: number;
+  /** Retries on another server (`retries`, `option redispatch 1`, `retry-on` connection failures, response timeouts and 502/503/504). */
+  retries?: number;
+  /** Active (`option httpchk`, every second) and passive (`observe layer7`) health checks. */
+  healthChecks?: boolean;
+  /** Serve `/stats;csv` on a port of its own (read by {@link HAProxy.counters}). */
+  statsPort?: number;
+}
+
+/** The config: a Host-routing frontend and one backend per service. */
+export function haproxyConfig(
+  port: number,
+  services: Record<string, string[]>,
+  options: HAProxyOptions = {},
+): string {
   const lines = [
     'global',
     '  maxconn 1024',
@@ -36,34 +58,73 @@ export function haproxyConfig(port: number, services: Record<string, string[]>):
     '  mode http',
     '  timeout connect 1s',
     '  timeout client 30s',
-    '  timeout server 30s',
+    `  timeout server ${options.timeoutServer ?? 30_000}ms`,
     '  option http-keep-alive',
-    `frontend mesh`,
-    `  bind 127.0.0.1:${port}`,
   ];
+  if (options.retries !== undefined) {
+    lines.push(
+      `  retries ${options.retries}`,
+      '  option redispatch 1',
+      '  retry-on conn-failure empty-response response-timeout 502 503 504',
+    );
+  }
+  if (options.statsPort !== undefined) {
+    lines.push(
+      'listen stats',
+      `  bind 127.0.0.1:${options.statsPort}`,
+      '  stats enable',
+      '  stats uri /stats',
+    );
+  }
+  lines.push(`frontend mesh`, `  bind 127.0.0.1:${port}`);
   for (const name of Object.keys(services)) {
     lines.push(`  use_backend be_${name} if { req.hdr(host),field(1,:) -m str ${name} }`);
   }
+  const check = options.healthChecks
+    ? ' check inter 1s fall 2 rise 2 observe layer7 error-limit 5 on-error mark-down'
+    : '';
   for (const [name, urls] of Object.entries(services)) {
-    lines.push(`backend be_${name}`, '  balance roundrobin');
+    lines.push(`backend be_${name}`, `  balance ${options.balance ?? 'roundrobin'}`);
+    if (options.healthChecks) lines.push('  option httpchk GET /healthz');
     urls.forEach((u, i) => {
-      lines.push(`  server s${i} ${new URL(u).host}`);
+      lines.push(`  server s${i} ${new URL(u).host}${check}`);
     });
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Totals over every backend from HAProxy's stats CSV. */
+export interface HAProxyCounters {
+  /** Sessions the backends handled (`stot`). */
+  sessions: number;
+  /** Connection and L7 retries (`wretr`). */
+  retries: number;
+  /** Retries sent to another server (`wredis`). */
+  redispatches: number;
 }
 
 export class HAProxy {
   private constructor(
     readonly url: string,
     private readonly child: ChildProcess,
+    private readonly statsUrl: string | undefined,
   ) {}
 
-  static async start(services: Record<string, string[]>): Promise<HAProxy> {
+  /** The HAProxy process id (for CPU and memory readings). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  static async start(
+    services: Record<string, string[]>,
+    options: Omit<HAProxyOptions, 'statsPort'> & { stats?: boolean } = {},
+  ): Promise<HAProxy> {
     const port = await freePort();
+    const { stats, ...policy } = options;
+    const statsPort = stats ? await freePort() : undefined;
     const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
     const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, haproxyConfig(port, services));
+    writeFileSync(file, haproxyConfig(port, services, { ...policy, statsPort }));
     const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => {
@@ -84,7 +145,29 @@ export class HAProxy {
       if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    return new HAProxy(`http://127.0.0.1:${port}`, child);
+    return new HAProxy(
+      `http://127.0.0.1:${port}`,
+      child,
+      statsPort === undefined ? undefined : `http://127.0.0.1:${statsPort}/stats;csv`,
+    );
+  }
+
+  /** Backend totals from the stats CSV (started with `stats: true`). */
+  async counters(): Promise<HAProxyCounters> {
+    if (!this.statsUrl) throw new Error('haproxy was started without stats');
+    const csv = await (await fetch(this.statsUrl)).text();
+    const [header = '', ...rows] = csv.split('\n');
+    const columns = header.replace(/^# /, '').split(',');
+    const col = (name: string) => columns.indexOf(name);
+    const totals: HAProxyCounters = { sessions: 0, retries: 0, redispatches: 0 };
+    for (const row of rows) {
+      const f = row.split(',');
+      if (f[col('svname')] !== 'BACKEND' || !f[col('pxname')]?.startsWith('be_')) continue;
+      totals.sessions += Number(f[col('stot')]) || 0;
+      totals.retries += Number(f[col('wretr')]) || 0;
+      totals.redispatches += Number(f[col('wredis')]) || 0;
+    }
+    return totals;
   }
 
   async close(): Promise<void> {
