@@ -14,34 +14,23 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { MeshError } from '../errors.js';
 import { type ConsulConnectionOptions, openConsul, positive } from './consul-connection.js';
+import type { ConsulDiscoveryOptions } from './consul-options.js';
 import { ConsulRegistrar, type ConsulRegistrarOptions } from './consul-registration.js';
 import { MAX_WAIT, ServiceWatch, type Settings } from './consul-watch.js';
 import type { Discovery, EndpointsListener, Subscription } from './discovery.js';
 
 export type { ConsulConnectionOptions } from './consul-connection.js';
 
-/** Options of {@link ConsulDiscovery}: where the agent is, what to watch and how patiently. */
-export interface ConsulOptions extends ConsulConnectionOptions {
-  /** Datacenter to query. @defaultValue the agent's own datacenter */
-  datacenter?: string;
+/**
+ * Options of {@link ConsulDiscovery}: where the agent is, what to watch and how patiently. The
+ * same fields, defaults and docs as the mesh option block ({@link ConsulDiscoveryOptions}),
+ * plus the injectable clock and random source.
+ */
+export interface ConsulOptions
+  extends ConsulConnectionOptions,
+    Omit<ConsulDiscoveryOptions, keyof ConsulConnectionOptions | 'services' | 'tags'> {
   /** Only instances carrying every one of these tags. @defaultValue `[]` (no tag filter) */
   tags?: readonly string[];
-  /** Sort by round-trip time from this node (`_agent` for the local agent). @defaultValue unsorted */
-  near?: string;
-  /** Only instances whose checks all pass; false keeps `warning` ones too. @defaultValue `true` */
-  passingOnly?: boolean;
-  /** Let any server answer, not only the leader (faster, possibly slightly behind). @defaultValue `false` */
-  stale?: boolean;
-  /** How long one blocking query may wait, in ms (Consul caps it at 10 min). @defaultValue `300000` */
-  wait?: number;
-  /** Once two quick wake-ups are spent, one more is allowed per this many ms. @defaultValue `250` */
-  minWakeupInterval?: number;
-  /** First retry delay after an error, in ms; it doubles per failure, with jitter. @defaultValue `250` */
-  backoffBase?: number;
-  /** Upper bound of the retry delay, in ms. @defaultValue `30000` */
-  backoffMax?: number;
-  /** How long `ready` waits for a first answer before it rejects, in ms. @defaultValue `10000` */
-  initialTimeout?: number;
   /** Time source for backoff, rate limit and `initialTimeout`. @defaultValue the system clock */
   clock?: Clock;
   /** Random source in [0, 1) for backoff jitter. @defaultValue `Math.random` */
