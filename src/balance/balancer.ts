@@ -10,15 +10,16 @@
 import type { Call } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView } from '../core/pool.js';
 
 /** Picks the endpoint for one attempt. */
 export interface Balancer {
   /**
-   * Choose from `pool.ready`, preferring endpoints this request has not tried yet
-   * (`call.tried`). Returns `undefined` only when nothing is ready.
+   * Choose from `pool.ready` (the service's pool, or a routing subset of it), preferring
+   * endpoints this request has not tried yet (`call.tried`). Returns `undefined` only when
+   * nothing is ready.
    */
-  pick(pool: EndpointPool, call: Call): Endpoint | undefined;
+  pick(pool: EndpointView, call: Call): Endpoint | undefined;
 }
 
 /** What balancers may read besides the pool. */
@@ -30,7 +31,7 @@ export interface BalancerContext {
 const MAX_DRAWS = 16;
 
 /** A ready index drawn in proportion to endpoint weights. */
-export function weightedIndex(pool: EndpointPool, random: () => number): number {
+export function weightedIndex(pool: EndpointView, random: () => number): number {
   const ready = pool.ready;
   const n = ready.length;
   if (pool.uniformWeights) return (random() * n) | 0;
@@ -55,7 +56,7 @@ export function weightedIndex(pool: EndpointPool, random: () => number): number 
  * Steer a retry away from endpoints already tried: the first untried ready endpoint at or after
  * `index` (wrapping), or the candidate itself when every ready endpoint was tried.
  */
-export function untriedFrom(pool: EndpointPool, index: number, call: Call): Endpoint {
+export function untriedFrom(pool: EndpointView, index: number, call: Call): Endpoint {
   const ready = pool.ready;
   const candidate = ready[index]!;
   const tried = call.tried;

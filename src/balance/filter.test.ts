@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Call, Handler, Reply } from '../core/call.js';
+import type { EndpointView } from '../core/pool.js';
 import { MeshError } from '../errors.js';
 import { type AttemptEvent, MeshEmitter } from '../telemetry/events.js';
 import { type BalanceContext, balance } from './filter.js';
@@ -117,6 +118,52 @@ describe('balance filter', () => {
     for (const ep of pool.all) pool.setReady(ep, false);
     await expect(filter(transport(clock, 0, 200))(makeCall())).rejects.toMatchObject({
       code: 'MESH_CIRCUIT_OPEN',
+    });
+  });
+
+  it('picks from the routed subset on the call, with its own picker when it has one', async () => {
+    const { clock, pool, filter } = setup(4);
+    const members = pool.all.slice(2);
+    const picks: string[] = [];
+    const subset: EndpointView = {
+      all: members,
+      ready: members,
+      version: -1,
+      maxWeight: 1,
+      minWeight: 1,
+      uniformWeights: true,
+      picker: {
+        pick: (view, call) => {
+          picks.push(call.path);
+          return view.ready[1];
+        },
+      },
+    };
+    const call = makeCall({ subset, path: '/routed' });
+    await filter(transport(clock, 1, 200))(call);
+    expect(call.endpoint).toBe(members[1]);
+    expect(picks).toEqual(['/routed']);
+    // Without a picker, the service's balancer picks from the subset.
+    for (let i = 0; i < 4; i++) {
+      const plain = makeCall({ subset: { ...subset, picker: undefined } });
+      await filter(transport(clock, 1, 200))(plain);
+      expect(members).toContain(plain.endpoint);
+    }
+  });
+
+  it('names the routed subset when it has no endpoint to give', async () => {
+    const { clock, filter } = setup(2);
+    const empty: EndpointView = {
+      all: [],
+      ready: [],
+      version: -2,
+      maxWeight: 1,
+      minWeight: 1,
+      uniformWeights: true,
+    };
+    await expect(filter(transport(clock, 0, 200))(makeCall({ subset: empty }))).rejects.toMatchObject({
+      code: 'MESH_NO_ENDPOINTS',
+      message: expect.stringContaining('routed subset'),
     });
   });
 

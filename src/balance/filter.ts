@@ -33,12 +33,17 @@ export function balance(ctx: BalanceContext): Filter {
     async (call: Call<Req>) => {
       const waiting = ctx.ready(call as Call<unknown>);
       if (waiting) await waiting;
-      const ep = balancer.pick(pool, call as Call<unknown>);
+      // Routing may have narrowed the endpoints to a subset with its own balancer.
+      const subset = call.subset;
+      const ep = subset
+        ? (subset.picker ?? balancer).pick(subset, call as Call<unknown>)
+        : balancer.pick(pool, call as Call<unknown>);
       if (!ep) {
-        if (pool.all.length === 0) {
-          throw new MeshError('MESH_NO_ENDPOINTS', `no endpoints for service "${service}"`, { service });
+        const of = subset ? `the routed subset of service "${service}"` : `service "${service}"`;
+        if ((subset ?? pool).all.length === 0) {
+          throw new MeshError('MESH_NO_ENDPOINTS', `no endpoints for ${of}`, { service });
         }
-        throw new MeshError('MESH_CIRCUIT_OPEN', `every endpoint of "${service}" has an open circuit`, {
+        throw new MeshError('MESH_CIRCUIT_OPEN', `every endpoint of ${of} has an open circuit`, {
           service,
         });
       }

@@ -7,7 +7,7 @@
  */
 import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView } from '../core/pool.js';
 import { type Balancer, type BalancerContext, untriedFrom } from './balancer.js';
 
 /** Pick by P2C over a cost function (lower is better). */
@@ -17,7 +17,7 @@ export abstract class P2CBalancer implements Balancer {
   /** The endpoint's cost now; lower wins. */
   protected abstract cost(ep: Endpoint): number;
 
-  pick(pool: EndpointPool, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: Call): Endpoint | undefined {
     const n = pool.ready.length;
     if (n === 0) return undefined;
     const random = this.ctx.random;

@@ -12,7 +12,7 @@
  */
 import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView } from '../core/pool.js';
 import { type Balancer, type BalancerContext, untriedFrom, weightedIndex } from './balancer.js';
 
 const MAX_RING = 1 << 18;
@@ -26,7 +26,7 @@ export class RingHashBalancer implements Balancer {
 
   constructor(private readonly ctx: BalancerContext) {}
 
-  pick(pool: EndpointPool, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: Call): Endpoint | undefined {
     if (pool.ready.length === 0) return undefined;
     if (call.hashKey === undefined) return untriedFrom(pool, weightedIndex(pool, this.ctx.random), call);
     if (this.#version !== pool.version) this.#build(pool);
@@ -43,7 +43,7 @@ export class RingHashBalancer implements Balancer {
     return fallback;
   }
 
-  #build(pool: EndpointPool): void {
+  #build(pool: EndpointView): void {
     const all = pool.all;
     // An endpoint's points depend only on its weight relative to the smallest, not on how many
     // others there are, so when one joins or leaves the rest keep exactly their points and only

@@ -6,7 +6,7 @@
  */
 import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView } from '../core/pool.js';
 import { type Balancer, untriedFrom } from './balancer.js';
 
 /** Rounds per cycle are capped so a huge weight spread cannot make one pick scan for long. */
@@ -23,7 +23,7 @@ export class RoundRobinBalancer implements Balancer {
   #rounds = 1;
   #epsilon = 0;
 
-  pick(pool: EndpointPool, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: Call): Endpoint | undefined {
     const ready = pool.ready;
     const n = ready.length;
     if (n === 0) return undefined;
@@ -55,7 +55,7 @@ export class RoundRobinBalancer implements Balancer {
    * per cycle (weights 2:3 take 2 and 3 turns); when that would need more than MAX_ROUNDS
    * rounds, the unit is 1/MAX_ROUNDS of the largest weight and shares are within that.
    */
-  #scale(pool: EndpointPool): void {
+  #scale(pool: EndpointView): void {
     const max = pool.maxWeight;
     this.#epsilon = max * 1e-9;
     let unit = 0;

@@ -8,6 +8,7 @@
  * a streamed upstream response out).
  */
 import type { Endpoint } from './endpoint.js';
+import type { EndpointView } from './pool.js';
 import type { MeshSignal } from './signal.js';
 
 /** One request travelling down the pipeline; attempt-level fields are set by the filters. */
@@ -36,6 +37,11 @@ export interface Call<Req = unknown> {
   readonly tried: Endpoint[];
   /** The endpoint this attempt goes to; set by the balance filter. */
   endpoint: Endpoint | undefined;
+  /**
+   * The endpoints this request may go to, when routing narrowed them (a subset of the service's
+   * pool, see `route/`); the balance filter picks from it instead of the whole pool.
+   */
+  subset?: EndpointView | undefined;
   /**
    * Headers the filters add to this attempt's outgoing request (the time left, trace context).
    * Filters replace the object rather than mutate it: attempts share the request's fields.

@@ -67,6 +67,14 @@ export class Endpoint {
   state: EndpointState = 'healthy';
   /** Position in the pool's ready list, or -1 when the balancer must skip it. */
   readyIndex = -1;
+  /**
+   * Holds other policies than the breaker put on this endpoint (bit flags of `EndpointHold`,
+   * e.g. outlier ejection); while any is on, the pool keeps it out of the ready list whatever
+   * the breaker asks. See `EndpointPool.hold`.
+   */
+  holds = 0;
+  /** Whether the breaker last asked for this endpoint to be in rotation (`EndpointPool.setReady`). */
+  admitted = true;
   /** Totals for snapshots and stats. */
   requests = 0;
   failures = 0;

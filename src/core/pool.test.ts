@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import type { Endpoint, EndpointInfo } from './endpoint.js';
-import { EndpointPool } from './pool.js';
+import { EndpointHold, EndpointPool } from './pool.js';
 import { seededRandom } from './random.js';
 
 const url = (i: number) => `http://10.0.0.${i}:80`;
@@ -217,5 +217,56 @@ describe('EndpointPool.setReady', () => {
     }
     expect(seenEndpoints.length).toBeGreaterThan(40);
     expectConsistent(p);
+  });
+});
+
+describe('EndpointPool.hold', () => {
+  it('keeps a held endpoint out whatever the breaker says, and returns it only when both allow', () => {
+    const p = pool([1, 2, 3].map((i) => ({ url: url(i) })));
+    const ep = p.all[1]!;
+    p.hold(ep, EndpointHold.outlier, true);
+    expect(p.ready).not.toContain(ep);
+    // The breaker closing (setReady true) does not bring it back while held.
+    p.setReady(ep, true);
+    expect(ep.readyIndex).toBe(-1);
+    // The breaker opens while held: releasing the hold leaves it out.
+    p.setReady(ep, false);
+    p.hold(ep, EndpointHold.outlier, false);
+    expect(ep.readyIndex).toBe(-1);
+    p.setReady(ep, true);
+    expect(p.ready).toContain(ep);
+    expect(ep.holds).toBe(0);
+    expectConsistent(p);
+  });
+
+  it('does not bring back a departed endpoint when its hold is released', () => {
+    const p = pool([{ url: url(1) }, { url: url(2) }]);
+    const gone = p.all[1]!;
+    p.hold(gone, EndpointHold.outlier, true);
+    p.update([{ url: url(1) }]);
+    p.hold(gone, EndpointHold.outlier, false);
+    expect(gone.readyIndex).toBe(-1);
+    expect(p.ready).toEqual([p.all[0]]);
+  });
+
+  it('tells watchers of every change to the ready list, until they stop watching', () => {
+    const p = pool([{ url: url(1) }, { url: url(2) }]);
+    const seen: Array<[string, boolean]> = [];
+    const stop = p.watchReady((ep, ready) => seen.push([ep.id, ready]));
+    const [a, b] = p.all as Endpoint[];
+    p.setReady(a!, false);
+    p.setReady(a!, false);
+    p.hold(b!, EndpointHold.outlier, true);
+    p.update([{ url: url(1) }, { url: url(3) }]);
+    p.setReady(a!, true);
+    expect(seen).toEqual([
+      [url(1), false],
+      [url(2), false],
+      [url(3), true],
+      [url(1), true],
+    ]);
+    stop();
+    p.setReady(a!, false);
+    expect(seen).toHaveLength(4);
   });
 });
