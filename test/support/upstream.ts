@@ -2,6 +2,9 @@
  * Real upstream servers on loopback for the tests: node:http on port 0, with behaviours that can
  * be switched at runtime (answer, fail with a status, answer slowly, hang, reset the socket) and
  * a count of what each one received. Nothing here mocks the network.
+ *
+ * The benchmarks (bench/fleet.ts) reuse these servers with `record: false`: they then only
+ * count requests instead of keeping each one, so a long run does not grow the heap.
  */
 import { once } from 'node:events';
 import http from 'node:http';
@@ -22,16 +25,28 @@ export interface ReceivedRequest {
   body: string;
 }
 
+/** How an upstream keeps what it received. */
+export interface UpstreamOptions {
+  /** Keep every request in `received` (tests); false only counts them (benchmarks). @defaultValue true */
+  record?: boolean;
+}
+
 export class Upstream {
   readonly received: ReceivedRequest[] = [];
   behaviour: Behaviour = { kind: 'ok' };
+  readonly #record: boolean;
+  #count = 0;
   readonly #server: http.Server;
   readonly #sockets = new Set<Socket>();
   #waiters: Array<{ count: number; resolve: () => void }> = [];
   #held: Array<() => void> = [];
   url = '';
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    options: UpstreamOptions = {},
+  ) {
+    this.#record = options.record ?? true;
     this.#server = http.createServer((req, res) => this.#handle(req, res));
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
@@ -39,8 +54,8 @@ export class Upstream {
     });
   }
 
-  static async start(name: string, behaviour?: Behaviour): Promise<Upstream> {
-    const up = new Upstream(name);
+  static async start(name: string, behaviour?: Behaviour, options?: UpstreamOptions): Promise<Upstream> {
+    const up = new Upstream(name, options);
     if (behaviour) up.behaviour = behaviour;
     up.#server.listen(0, '127.0.0.1');
     await once(up.#server, 'listening');
@@ -48,13 +63,14 @@ export class Upstream {
     return up;
   }
 
+  /** Requests received so far (also when they are not recorded). */
   get count(): number {
-    return this.received.length;
+    return this.#count;
   }
 
   /** Resolves once `count` requests have arrived in total. */
   receivedAtLeast(count: number): Promise<void> {
-    if (this.received.length >= count) return Promise.resolve();
+    if (this.#count >= count) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 
@@ -74,15 +90,20 @@ export class Upstream {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      this.received.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      });
-      const due = this.#waiters.filter((w) => this.received.length >= w.count);
-      this.#waiters = this.#waiters.filter((w) => this.received.length < w.count);
-      for (const w of due) w.resolve();
+      this.#count++;
+      if (this.#record) {
+        this.received.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+      }
+      if (this.#waiters.length > 0) {
+        const due = this.#waiters.filter((w) => this.#count >= w.count);
+        this.#waiters = this.#waiters.filter((w) => this.#count < w.count);
+        for (const w of due) w.resolve();
+      }
       const b = this.behaviour;
       const reply = (status: number) => {
         res.writeHead(status, { 'content-type': 'application/json' });
