@@ -1,6 +1,6 @@
 /**
  * mesh-client in one file: three instances of a "users" service on loopback, one of which is
- * broken, called through the fat client. Run: npm run demo
+ * broken, called through the fat client. Run: npx tsx examples/basic.ts
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -17,6 +17,7 @@ import axios, {
   CanceledError,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { Agent } from 'undici';
 import { type Call, compose, type Handler } from './core/call.js';
 import type { EndpointSnapshot } from './core/endpoint.js';
 import { ConsulDiscovery } from './discovery/consul.js';
@@ -39,6 +40,7 @@ import { deadline } from './timeout/deadline.js';
 import { perTryTimeout } from './timeout/per-try.js';
 import { remainingDeadline } from './timeout/propagation.js';
 import { axiosTransport } from './transport/axios.js';
+import { undiciAxiosTransport } from './transport/axios-undici.js';
 import { SidecarRoute } from './transport/via-sidecar.js';
 
 declare module 'axios' {
@@ -72,6 +74,7 @@ export class MeshClient {
   readonly #httpsAgent = new https.Agent({ keepAlive: true });
   readonly #http: AxiosInstance;
   readonly #transport = axiosTransport();
+  #undici: { agent: Agent; transport: AxiosHandler } | undefined;
   /** One registrar per agent registered with, created on first use; keyed by agent address and token. */
   readonly #registrars = new Map<string, ConsulRegistrar>();
   #closing: Promise<void> | undefined;
@@ -185,6 +188,7 @@ export class MeshClient {
     this.#services.clear();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
+    await this.#undici?.agent.close();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -240,6 +244,7 @@ export class MeshClient {
         sidecar: route && {
           route,
           handler: compose(
+            ...mesh.telemetry.handOffFilters(service),
             deadline(mesh.clock, mesh.shutdown),
             perTryTimeout(mesh.clock, false, mesh.shutdown, policy.timeout.propagate),
           )(route.transport),
@@ -250,9 +255,18 @@ export class MeshClient {
     return entry;
   }
 
+  #transportFor(service: string): AxiosHandler {
+    if (this.#mesh.policy(service).transport === 'axios') return this.#transport;
+    if (!this.#undici) {
+      const agent = new Agent({ keepAliveTimeout: 30_000 });
+      this.#undici = { agent, transport: undiciAxiosTransport(agent) };
+    }
+    return this.#undici.transport;
+  }
+
   /** The in-process pipeline; built, and discovery watched, only when first needed. */
   #direct(entry: ServiceEntry, call: AxiosCall): Promise<AxiosResponse> {
-    entry.direct ??= pipeline(this.#mesh.runtime(call.service))(this.#transport);
+    entry.direct ??= pipeline(this.#mesh.runtime(call.service))(this.#transportFor(call.service));
     return entry.direct(call);
   }
 
@@ -278,7 +292,9 @@ export class MeshClient {
       method,
       path: url,
       hashKey: config.hashKey,
-      idempotent: config.idempotent ?? IDEMPOTENT_METHODS.has(method),
+      // As the sidecar does: an Idempotency-Key header makes any method safe to send twice.
+      idempotent:
+        config.idempotent ?? (IDEMPOTENT_METHODS.has(method) || config.headers.has('idempotency-key')),
       replayable: !isStream(config.data),
       request: config,
       signal: (config.signal as AbortSignal | undefined) ?? this.#mesh.shutdown,

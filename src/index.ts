@@ -30,11 +30,15 @@ export type {
   BalancerPolicy,
   CircuitBreakerOptions,
   DiscoveryOptions,
+  Full,
   LoadBalancerOptions,
   MeshClientOptions,
   PolicyOptions,
+  ResolvedOptions,
   RetryBudgetOptions,
   RetryOptions,
+  ServicePolicy,
+  SidecarOptions,
   TimeoutOptions,
 } from './options.js';
 export { ATTEMPTS_HEADER } from './retry/stacking.js';
@@ -47,7 +51,17 @@ export type {
   EndpointsEvent,
   MeshEvents,
   RetryEvent,
+  SidecarFallbackEvent,
 } from './telemetry/events.js';
+export { redact, redactText } from './telemetry/logger.js';
+export type {
+  Logger,
+  MetricsOptions,
+  ResolvedTelemetry,
+  TelemetryOptions,
+  TracingOptions,
+} from './telemetry/options.js';
+export { extractContext, type HeaderCarrier, injectContext, TRACER_NAME } from './telemetry/tracing.js';
 export {
   DEADLINE_HEADER,
   deadlineMiddleware,

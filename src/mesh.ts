@@ -7,6 +7,10 @@
  *
  * Discovery built from the options (`static`, `consul`) is the mesh's own and closes with it; a
  * {@link Discovery} object passed in belongs to the caller.
+ *
+ * Telemetry (metrics, tracing, logs) is per process too: built here from the options, before any
+ * runtime exists so that it hears the first endpoint sets; each runtime's pipeline asks it for
+ * its filters.
  */
 import { setMaxListeners } from 'node:events';
 import { type Clock, systemClock } from './core/clock.js';
@@ -17,20 +21,28 @@ import { MeshError } from './errors.js';
 import { type ResolvedOptions, resolvePolicy, type ServicePolicy } from './options.js';
 import { ServiceRuntime } from './service.js';
 import { MeshEmitter } from './telemetry/events.js';
+import { Telemetry, type TelemetryHost } from './telemetry/telemetry.js';
 
 export class Mesh {
   readonly events = new MeshEmitter();
   readonly discovery: Discovery;
   readonly clock: Clock;
   readonly random: () => number;
+  readonly telemetry: Telemetry;
   readonly #ownsDiscovery: boolean;
   readonly #shutdown = new AbortController();
   readonly #runtimes = new Map<string, ServiceRuntime>();
   readonly #policies = new Map<string, ServicePolicy>();
 
-  constructor(readonly options: ResolvedOptions) {
+  /** @param host - where the mesh runs (the sidecar passes its position and registry). */
+  constructor(
+    readonly options: ResolvedOptions,
+    host: TelemetryHost = {},
+  ) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.telemetry = new Telemetry(options.telemetry, options.logger, host);
+    this.telemetry.attach(this);
     const discovery = options.discovery;
     let watchNow: readonly string[] = [];
     if ('subscribe' in discovery) {
@@ -99,6 +111,7 @@ export class Mesh {
     this.#shutdown.abort(new MeshError('MESH_CLOSED', 'the mesh was closed'));
     for (const runtime of this.#runtimes.values()) runtime.close();
     this.#runtimes.clear();
+    this.telemetry.close();
     if (this.#ownsDiscovery) await this.discovery.close();
     this.events.removeAllListeners();
   }

@@ -12,6 +12,13 @@ import type { EndpointInfo } from './core/endpoint.js';
 import { type ConsulDiscoveryOptions, consulDiscoverySchema } from './discovery/consul-options.js';
 import type { Discovery } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
+import {
+  type Logger,
+  loggerSchema,
+  type ResolvedTelemetry,
+  type TelemetryOptions,
+  telemetrySchema,
+} from './telemetry/options.js';
 
 /** A load-balancing policy name. */
 export type BalancerPolicy = 'peak-ewma' | 'least-request' | 'round-robin' | 'random' | 'ring-hash';
@@ -114,6 +121,9 @@ function policyFields(withDefaults: boolean) {
   });
 
   return {
+    transport: d(z.enum(['axios', 'undici']), 'axios').describe(
+      "Fat client only: send with axios's http adapter, or with undici under the same axios API.",
+    ),
     mode: d(z.enum(['direct', 'sidecar']), 'direct').describe(
       "'direct': this process runs the mesh; 'sidecar': requests go through the sidecar.",
     ),
@@ -177,6 +187,8 @@ export const optionsSchema = z.strictObject({
     .custom<() => number>((v) => typeof v === 'function')
     .optional()
     .describe('Random source in [0, 1) for balancers and jitter (tests inject a seeded one).'),
+  telemetry: telemetrySchema.prefault({}).describe('Metrics (prom-client) and tracing (OpenTelemetry API).'),
+  logger: loggerSchema.optional().describe('Where the mesh logs (pino, console); silent without one.'),
   ...global,
 });
 
@@ -290,6 +302,12 @@ export interface SidecarOptions {
 /** The policy options; global in {@link MeshClientOptions}, per service under `services`. */
 export interface PolicyOptions {
   /**
+   * How the fat client sends: `'axios'`, axios's own http adapter; `'undici'`, an undici pool
+   * under the same axios API (interceptors, transforms and errors unchanged; much less CPU per
+   * request; redirects are not followed). The sidecar always forwards with undici. @defaultValue `'axios'`
+   */
+  transport?: 'axios' | 'undici';
+  /**
    * Who delivers: `'direct'` runs the mesh in this process; `'sidecar'` hands each request to
    * the sidecar, which runs discovery, balancing, breaking and retries instead. @defaultValue `'direct'`
    */
@@ -321,12 +339,18 @@ export interface MeshClientOptions extends PolicyOptions {
   clock?: Clock;
   /** Random source in [0, 1); tests inject a seeded one. @defaultValue `Math.random` */
   random?: () => number;
+  /** Metrics and tracing; see {@link TelemetryOptions}. @defaultValue `{}` */
+  telemetry?: TelemetryOptions;
+  /** Where the mesh logs (pino, console, any {@link Logger}); header values and tokens are redacted. @defaultValue none (silent) */
+  logger?: Logger;
 }
 
-type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+/** `T` with every field present and defined: an options type after its defaults are applied. */
+export type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 /** The policy in force for one service: global options with its overrides merged in, defaults applied. */
 export interface ServicePolicy {
+  transport: 'axios' | 'undici';
   mode: 'direct' | 'sidecar';
   sidecar: Full<SidecarOptions>;
   loadBalancer: Full<LoadBalancerOptions>;
@@ -350,6 +374,9 @@ export interface ResolvedOptions {
   services: Record<string, PolicyOptions>;
   clock: Clock | undefined;
   random: (() => number) | undefined;
+  telemetry: ResolvedTelemetry;
+  logger: Logger | undefined;
+  transport: ServicePolicy['transport'];
   mode: ServicePolicy['mode'];
   sidecar: ServicePolicy['sidecar'];
   loadBalancer: BalancerPolicy | Full<LoadBalancerOptions>;
@@ -383,6 +410,7 @@ export function resolvePolicy(options: ResolvedOptions, service: string): Servic
     ...(typeof lb === 'string' ? { policy: lb } : lb),
   };
   return {
+    transport: o.transport ?? options.transport,
     mode: o.mode ?? options.mode,
     sidecar: { ...options.sidecar, ...stripUndefined(o.sidecar) },
     loadBalancer,

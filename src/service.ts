@@ -15,6 +15,7 @@ import { currentRtt } from './load/peak-ewma.js';
 import type { ServicePolicy } from './options.js';
 import { RetryBudget } from './retry/budget.js';
 import type { MeshEmitter } from './telemetry/events.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 
 /** Shared by every service of one client. */
 export interface RuntimeDeps {
@@ -24,6 +25,8 @@ export interface RuntimeDeps {
   readonly discovery: Discovery;
   /** Aborts when the mesh closes. */
   readonly shutdown: AbortSignal;
+  /** Metrics and tracing filters for the pipeline; none when absent. */
+  readonly telemetry?: Telemetry;
 }
 
 export class ServiceRuntime {
@@ -35,6 +38,7 @@ export class ServiceRuntime {
   readonly random: () => number;
   readonly events: MeshEmitter;
   readonly shutdown: AbortSignal;
+  readonly telemetry: Telemetry | undefined;
   readonly #subscription: Subscription;
   #seen = false;
   #pending: Promise<void> | undefined;
@@ -46,6 +50,7 @@ export class ServiceRuntime {
     deps: RuntimeDeps,
   ) {
     ({ clock: this.clock, random: this.random, events: this.events, shutdown: this.shutdown } = deps);
+    this.telemetry = deps.telemetry;
     this.pool = new EndpointPool(service, this.clock, policy.loadBalancer.initialRtt);
     this.balancer = createBalancer(policy.loadBalancer, this);
     this.breakers = policy.circuitBreaker

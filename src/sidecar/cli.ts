@@ -4,11 +4,18 @@
  * options object `MeshClient` takes, plus `listen`, `admin`, `retryBufferBytes` and
  * `drainTimeout`; it is validated by the same schema, so a bad value names its path. The path
  * may also come from `MESH_SIDECAR_CONFIG`. SIGTERM (or SIGINT) drains and exits 0.
+ *
+ * Logs are JSON lines on stdout, by pino (level from `MESH_LOG_LEVEL`, default `info`): the
+ * sidecar's own lifecycle (`listening`, `draining`, `stopped`) and the mesh's events (breakers,
+ * discovery errors, fallbacks). pino's `redact` censors credentials and the mesh redacts what it
+ * hands over, so no token, Authorization or Cookie value reaches a line.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { isMeshError } from '../errors.js';
+import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../telemetry/logger.js';
 import { Sidecar } from './sidecar.js';
 
 const USAGE = `Usage: mesh-sidecar --config <file.json>
@@ -23,17 +30,14 @@ Options:
   -h, --help           show this help
   -v, --version        show the version
 
-Admin endpoints (default 127.0.0.1:15000): /healthz, /ready, /stats`;
+Environment:
+  MESH_LOG_LEVEL       log level: trace, debug, info, warn, error, fatal, silent (default: info)
+
+Admin endpoints (default 127.0.0.1:15000): /healthz, /ready, /stats, /metrics`;
 
 function fail(message: string): never {
   process.stderr.write(`mesh-sidecar: ${message}\n`);
   process.exit(2);
-}
-
-function log(fields: Record<string, unknown>): void {
-  process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), name: 'mesh-sidecar', ...fields })}\n`,
-  );
 }
 
 let args: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
@@ -68,9 +72,24 @@ try {
   fail(`${file}: ${(err as Error).message}`);
 }
 
+let logger: ReturnType<typeof pino>;
+try {
+  logger = pino({
+    name: 'mesh-sidecar',
+    level: process.env.MESH_LOG_LEVEL || 'info',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: PINO_REDACT_PATHS, censor: REDACTED },
+  });
+} catch (err) {
+  fail(`MESH_LOG_LEVEL: ${(err as Error).message}`);
+}
+
 let sidecar: Sidecar;
 try {
-  sidecar = new Sidecar(raw);
+  // The mesh logs through the same pino logger (the options' `logger`; not expressible in JSON).
+  const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+  sidecar = new Sidecar(isObject ? { ...(raw as Record<string, unknown>), logger } : raw);
 } catch (err) {
   if (isMeshError(err, 'MESH_BAD_OPTIONS')) fail(`${file}: ${err.message}`);
   throw err;
@@ -81,20 +100,20 @@ try {
 } catch (err) {
   fail(`cannot listen: ${(err as Error).message}`);
 }
-log({ msg: 'listening', listen: sidecar.address, admin: sidecar.adminAddress });
+logger.info({ listen: sidecar.address, admin: sidecar.adminAddress }, 'listening');
 
 let stopping = false;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
-  log({ msg: 'draining', signal });
+  logger.info({ signal }, 'draining');
   sidecar.drain().then(
     () => {
-      log({ msg: 'stopped' });
+      logger.info('stopped');
       process.exitCode = 0;
     },
     (err: unknown) => {
-      log({ msg: 'drain failed', error: (err as Error).message });
+      logger.error({ error: errorFields(err) }, 'drain failed');
       process.exitCode = 1;
     },
   );

@@ -5,6 +5,8 @@
  * @module
  */
 
+// The sidecar's config file is these options plus the keys of SidecarProcessOptions.
+export type { MeshClientOptions } from '../options.js';
 export {
   type Address,
   parseSidecarConfig,

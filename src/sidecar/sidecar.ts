@@ -10,11 +10,13 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import type { Handler } from '../core/call.js';
 import { explain } from '../explain.js';
 import { Mesh } from '../mesh.js';
 import { pipeline } from '../pipeline.js';
+import { sidecarRegistry } from '../telemetry/telemetry.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
 import { parseSidecarConfig, type SidecarConfig } from './config.js';
 import { handleIngress } from './ingress.js';
@@ -30,7 +32,11 @@ export interface SidecarStatsReport {
 
 export class Sidecar {
   readonly config: SidecarConfig;
+  /** @internal The request-delivery core. */
   readonly mesh: Mesh;
+  /** The Prometheus registry admin `/metrics` serves: `telemetry.metrics.registry`, else the sidecar's own. */
+  readonly registry: Registry;
+  /** @internal What `/stats` reports, per service. */
   readonly stats = new SidecarStats();
   readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
   readonly #transport = undiciTransport(this.#agent);
@@ -44,7 +50,8 @@ export class Sidecar {
   /** @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here. */
   constructor(config: unknown) {
     this.config = parseSidecarConfig(config);
-    this.mesh = new Mesh(this.config.mesh);
+    this.registry = sidecarRegistry(this.config.mesh.telemetry);
+    this.mesh = new Mesh(this.config.mesh, { position: 'sidecar', registry: this.registry });
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -154,7 +161,12 @@ export class Sidecar {
   }
 
   #serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const [status, body] = this.#adminRoute(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      this.#serveMetrics(res);
+      return;
+    }
+    const [status, body] = this.#adminRoute(req.method ?? 'GET', path);
     const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
     res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
     res.end(text);
@@ -170,8 +182,22 @@ export class Sidecar {
       case '/stats':
         return [200, this.report()];
       default:
-        return [404, 'not found: try /healthz, /ready, /stats\n'];
+        return [404, 'not found: try /healthz, /ready, /stats, /metrics\n'];
     }
+  }
+
+  /** `/metrics`: the registry in the Prometheus text format (its collectors run at scrape time). */
+  #serveMetrics(res: http.ServerResponse): void {
+    this.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': this.registry.contentType });
+        res.end(text);
+      },
+      (error: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`metrics failed: ${(error as Error).message}\n`);
+      },
+    );
   }
 }
 

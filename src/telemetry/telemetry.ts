@@ -1,0 +1,105 @@
+/**
+ * A mesh's telemetry, built once from the `telemetry` and `logger` options: which filters the
+ * pipeline gets (none at all for what is off: a disabled concern is absent from the composition,
+ * not a branch taken per request), what listens to the mesh's events, and what closes with it.
+ *
+ * The two positions differ in two ways only: the sidecar always records metrics (into its own
+ * registry, served on admin `/metrics`) unless `metrics: false`, and its request spans continue
+ * the trace context that arrives with each request.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Filter } from '../core/call.js';
+import type { Clock } from '../core/clock.js';
+import type { MeshEmitter } from './events.js';
+import { logEvents } from './log-events.js';
+import { safeLogger } from './logger.js';
+import { type MeshMetrics, type MeteredService, type MetricsSource, metricsFor } from './metrics.js';
+import { DEFAULT_BUCKETS, type Logger, type ResolvedTelemetry } from './options.js';
+import { MeshTracing } from './tracing.js';
+
+/** Where the mesh runs, as its telemetry needs to know. */
+export interface TelemetryHost {
+  /** `'sidecar'`: requests arrive over HTTP with their caller's trace context. @defaultValue `'client'` */
+  position?: 'client' | 'sidecar';
+  /** The registry to record into when the options name none (the sidecar's own). */
+  registry?: Registry;
+}
+
+/** What a mesh hands its telemetry: its events, clock and live service runtimes. */
+export interface TelemetrySource extends MetricsSource {
+  readonly clock: Clock;
+  readonly events: MeshEmitter;
+}
+
+/** The telemetry of one mesh. */
+export class Telemetry {
+  readonly metrics: MeshMetrics | undefined;
+  readonly tracing: MeshTracing | undefined;
+  /** The redacting logger, when one was given. */
+  readonly logger: Logger | undefined;
+  #detach: (() => void) | undefined;
+
+  constructor(options: ResolvedTelemetry | undefined, logger: Logger | undefined, host: TelemetryHost = {}) {
+    const metrics: Partial<Exclude<ResolvedTelemetry['metrics'], false>> | false = options?.metrics ?? {};
+    const tracing = options?.tracing ?? true;
+    const sidecar = host.position === 'sidecar';
+    const registry = metrics === false ? undefined : (metrics.registry ?? host.registry);
+    this.metrics =
+      metrics !== false && registry
+        ? metricsFor(registry, metrics.prefix ?? 'mesh_client_', metrics.buckets ?? DEFAULT_BUCKETS)
+        : undefined;
+    this.tracing = tracing === false ? undefined : new MeshTracing(tracing, sidecar);
+    this.logger = logger ? safeLogger(logger) : undefined;
+  }
+
+  /** Start listening to the mesh's events and reading its pools. */
+  attach(source: TelemetrySource): void {
+    this.#detach = this.metrics?.attach(source);
+    this.tracing?.attach(source.events);
+    if (this.logger) logEvents(source.events, this.logger, source.clock);
+  }
+
+  /** Filters for the head of a service's pipeline (outermost first); empty when all is off. */
+  requestFilters(svc: MeteredService): Filter[] {
+    const filters: Filter[] = [];
+    if (this.tracing) filters.push(this.tracing.requestFilter(svc.service));
+    if (this.metrics) filters.push(this.metrics.requestFilter(svc));
+    return filters;
+  }
+
+  /** Filters that go right below the balancer, once the attempt's endpoint is known. */
+  attemptFilters(svc: MeteredService): Filter[] {
+    const filters: Filter[] = [];
+    if (this.tracing) filters.push(this.tracing.attemptFilter());
+    if (this.metrics) filters.push(this.metrics.attemptFilter(svc));
+    return filters;
+  }
+
+  /**
+   * Filters for a client in `mode: 'sidecar'`, outermost, around the hand-off to the sidecar: a
+   * request span whose context goes to the sidecar in `traceparent` (the sidecar makes the
+   * attempt spans). Metrics are the sidecar's (and the fallback pipeline's). Empty when tracing is off.
+   */
+  handOffFilters(service: string): Filter[] {
+    return this.tracing ? [this.tracing.requestFilter(service), this.tracing.handOffFilter()] : [];
+  }
+
+  /** Stop reading the mesh's pools (the counters keep their values in the registry). */
+  close(): void {
+    this.#detach?.();
+    this.#detach = undefined;
+  }
+}
+
+/**
+ * The registry a sidecar serves on admin `/metrics`: the one its options name, else a new one with
+ * prom-client's default process metrics (CPU, memory, event-loop lag, handles): the sidecar is a
+ * process of its own, and those are what an operator checks first.
+ */
+export function sidecarRegistry(options: ResolvedTelemetry | undefined): Registry {
+  const metrics = options?.metrics;
+  if (metrics !== false && metrics?.registry) return metrics.registry;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
