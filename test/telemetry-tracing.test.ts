@@ -7,7 +7,7 @@
 
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -74,6 +74,27 @@ describe('with an SDK', () => {
     propagation.disable();
   });
   beforeEach(() => exporter.reset());
+
+  it('the time left travels as baggage too, when a baggage propagator is registered', async () => {
+    // The API refuses to replace a registered global propagator: disable the suite's first.
+    propagation.disable();
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    try {
+      const ok = await upstream('ok');
+      const mesh = client({ discovery: { static: { users: [ok.url] } }, timeout: { total: 2_000 } });
+      await mesh.service('users').get('/x');
+      const baggage = String(ok.received[0]!.headers.baggage);
+      const left = Number(/mesh\.deadline_ms=(\d+)/.exec(baggage)?.[1]);
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThanOrEqual(2_000);
+      expect(Number(ok.received[0]!.headers['x-mesh-deadline-ms'])).toBeLessThanOrEqual(left);
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+  });
 
   it('a client span per request, a child span per attempt, traceparent from the attempt', async () => {
     const bad = await upstream('bad', { kind: 'status', status: 503 });

@@ -70,7 +70,7 @@ export class Telemetry {
   /** Filters that go right below the balancer, once the attempt's endpoint is known. */
   attemptFilters(svc: MeteredService): Filter[] {
     const filters: Filter[] = [];
-    if (this.tracing) filters.push(this.tracing.attemptFilter());
+    if (this.tracing) filters.push(this.tracing.attemptFilter(svc.clock));
     if (this.metrics) filters.push(this.metrics.attemptFilter(svc));
     return filters;
   }

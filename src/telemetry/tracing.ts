@@ -32,6 +32,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
+import type { Clock } from '../core/clock.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { errorCode } from '../retry/policy.js';
 import type { MeshEmitter } from './events.js';
@@ -40,6 +41,9 @@ import type { TracingOptions } from './options.js';
 
 /** The instrumentation scope name spans are reported under. */
 export const TRACER_NAME = 'mesh-client';
+
+/** Baggage entry carrying the milliseconds a request has left (see timeout/propagation.ts). */
+export const DEADLINE_BAGGAGE = 'mesh.deadline_ms';
 
 /** Headers as a carrier: node's incoming headers, the sidecar's forwarded ones, a plain record. */
 export type HeaderCarrier = Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -137,7 +141,7 @@ export class MeshTracing {
   }
 
   /** Below the balancer: one span per attempt, its context sent to the upstream. */
-  attemptFilter(): Filter {
+  attemptFilter(clock: Clock): Filter {
     const { tracer } = this;
     return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
       (call: Call<Req>) => {
@@ -157,7 +161,19 @@ export class MeshTracing {
           });
           if (attempt > 1) span.setAttribute('http.request.resend_count', attempt - 1);
         }
-        const ctx = trace.setSpan(parent, span);
+        let ctx = trace.setSpan(parent, span);
+        // The time the request has left also travels as OpenTelemetry baggage, for tracing-aware
+        // hops that know nothing of the mesh's own header (a registered baggage propagator sends it).
+        if (Number.isFinite(call.deadline)) {
+          const left = String(Math.max(0, Math.floor(call.deadline - clock.now())));
+          const baggage = (propagation.getBaggage(ctx) ?? propagation.createBaggage()).setEntry(
+            DEADLINE_BAGGAGE,
+            {
+              value: left,
+            },
+          );
+          ctx = propagation.setBaggage(ctx, baggage);
+        }
         const carrier = injectContext(ctx);
         for (const _ in carrier) {
           call.headers = { ...call.headers, ...carrier };
