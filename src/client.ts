@@ -33,6 +33,7 @@ import { MeshError } from './errors.js';
 import { explain, type PolicyReport } from './explain.js';
 import { Mesh } from './mesh.js';
 import { type MeshClientOptions, parseOptions, parseWith } from './options.js';
+import type { ConfigureOptions } from './options-configure.js';
 import { pipeline } from './pipeline.js';
 import { IDEMPOTENT_METHODS } from './retry/policy.js';
 import type { MeshEvents } from './telemetry/events.js';
@@ -84,7 +85,12 @@ export class MeshClient {
    * @throws MeshError `MESH_BAD_OPTIONS` naming the offending option's path.
    */
   constructor(options: MeshClientOptions = {}) {
-    this.#mesh = new Mesh(parseOptions(options));
+    this.#mesh = new Mesh(parseOptions(options), { position: 'client' });
+    // After a change of options (configure(), the control plane) the next request composes a new
+    // pipeline; requests in flight hold the one they started on.
+    this.#mesh.onConfigure(() => {
+      for (const entry of this.#services.values()) entry.direct = undefined;
+    });
     this.#http = this.#createInstance(undefined);
   }
 
@@ -123,6 +129,25 @@ export class MeshClient {
    */
   explain(service: string): PolicyReport {
     return explain(service, this.#mesh.policy(service), this.#mesh.options, 'client');
+  }
+
+  /**
+   * Change policy options live: `partial` names any policy option, globally or under `services`
+   * (e.g. a canary's weights: `{ services: { users: { routing: { default: { split } } } } }`). It
+   * is validated as the constructor's options are, merged onto the options in force (objects
+   * merge; `false`, arrays and values replace; `routing`'s parts replace as a whole) and applied
+   * from the next request on: each live service's pipeline is rebuilt from its kept state
+   * (endpoints, load estimates, breakers, budgets, slots, tokens, subsets), and requests in flight
+   * finish on the pipeline they started on. Not applied live: `loadBalancer` (the balancer is
+   * kept), `mode` and `sidecar` of services already used, and `axios` defaults of instances
+   * already created.
+   *
+   * @throws MeshError `MESH_BAD_OPTIONS` naming the offending path (rooted at `options`);
+   *   nothing is changed then. `MESH_CLOSED` after `close()`.
+   */
+  configure(partial: ConfigureOptions): void {
+    if (this.#closing || this.#mesh.closed) throw new MeshError('MESH_CLOSED', 'the mesh client was closed');
+    this.#mesh.configure(partial);
   }
 
   /** Snapshots of a service's endpoints: URL, breaker state, in-flight, latency estimate. */

@@ -3,7 +3,15 @@
  *
  * @packageDocumentation
  */
+
+export type { OutlierDetectionOptions, OutlierReason } from './breaker/outlier.js';
 export { MeshClient, type MeshRequestConfig } from './client.js';
+export type {
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  ControlPlaneErrorEvent,
+  ControlPlaneOptions,
+} from './control/consul-kv.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './core/clock.js';
 export type { EndpointInfo, EndpointSnapshot, EndpointState } from './core/endpoint.js';
 export { seededRandom } from './core/random.js';
@@ -25,6 +33,9 @@ export type { Discovery, EndpointsListener, Subscription } from './discovery/dis
 export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
 export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors.js';
 export type { Layer, PolicyPart, PolicyReport } from './explain.js';
+export type { Position } from './governance.js';
+export type { ConcurrencyLimitOptions } from './limit/concurrency.js';
+export type { RateLimitOptions } from './limit/rate.js';
 export type {
   BackoffOptions,
   BalancerPolicy,
@@ -41,17 +52,41 @@ export type {
   SidecarOptions,
   TimeoutOptions,
 } from './options.js';
+export type { ConfigureOptions } from './options-configure.js';
+export type {
+  GovernanceOptions,
+  GovernancePolicy,
+  LimitsOptions,
+  ResolvedLimits,
+  ResolvedRouting,
+} from './options-governance.js';
+export type { HedgeOptions } from './retry/hedge.js';
 export { ATTEMPTS_HEADER } from './retry/stacking.js';
+export { FAULT_HEADER, type FaultAbort, type FaultDelay, type FaultOptions } from './route/fault.js';
+export type {
+  RouteDestination,
+  RouteMatch,
+  RouteRule,
+  RoutingOptions,
+  SubsetWeight,
+} from './route/rules.js';
+export type { Selector } from './route/subsets.js';
+export type { ZoneAwareOptions } from './route/zone.js';
 export type {
   AttemptEvent,
   BudgetExhaustedEvent,
   CircuitEvent,
   CircuitOpenEvent,
   DiscoveryErrorEvent,
+  EjectedEvent,
   EndpointsEvent,
+  FaultEvent,
+  HedgeEvent,
   MeshEvents,
   RetryEvent,
+  RouteFallbackEvent,
   SidecarFallbackEvent,
+  UnejectedEvent,
 } from './telemetry/events.js';
 export { redact, redactText } from './telemetry/logger.js';
 export type {

@@ -5,10 +5,12 @@
  * only what it names). The documented types are in `options.ts`.
  */
 import { z } from 'zod';
+import { controlPlaneSchema } from './control/consul-kv.js';
 import type { Clock } from './core/clock.js';
 import { consulDiscoverySchema } from './discovery/consul-options.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { BalancerPolicy } from './options.js';
+import { governanceFields } from './options-governance.js';
 import { loggerSchema, telemetrySchema } from './telemetry/options.js';
 
 /** Every load-balancing policy name. */
@@ -130,6 +132,7 @@ function policyFields(withDefaults: boolean) {
       }),
       {},
     ).describe('axios defaults (headers, params, ...) for every request to the service.'),
+    ...governanceFields(withDefaults),
   };
 }
 
@@ -158,7 +161,8 @@ const discoverySchema = z.union([
 const global = policyFields(true);
 const override = policyFields(false);
 
-const serviceSchema = z.strictObject(override);
+/** One service's policy overrides (no defaults: an override changes only what it names). */
+export const serviceSchema = z.strictObject(override);
 
 /** The options schema (the sidecar's config extends it). */
 export const optionsSchema = z.strictObject({
@@ -177,5 +181,6 @@ export const optionsSchema = z.strictObject({
     .describe('Random source in [0, 1) for balancers and jitter (tests inject a seeded one).'),
   telemetry: telemetrySchema.prefault({}).describe('Metrics (prom-client) and tracing (OpenTelemetry API).'),
   logger: loggerSchema.optional().describe('Where the mesh logs (pino, console); silent without one.'),
+  controlPlane: controlPlaneSchema.optional().describe('Central configuration from a Consul KV key.'),
   ...global,
 });

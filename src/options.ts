@@ -4,10 +4,12 @@
  * The schema itself is in `options-schema.ts`, error messages in `options-parse.ts`.
  */
 import type { CreateAxiosDefaults } from 'axios';
+import type { ControlPlaneOptions } from './control/consul-kv.js';
 import type { Clock } from './core/clock.js';
 import type { EndpointInfo } from './core/endpoint.js';
 import type { ConsulDiscoveryOptions } from './discovery/consul-options.js';
 import type { Discovery } from './discovery/discovery.js';
+import { type GovernanceOptions, type GovernancePolicy, resolveGovernance } from './options-governance.js';
 import type { Logger, ResolvedTelemetry, TelemetryOptions } from './telemetry/options.js';
 
 /** A load-balancing policy name. */
@@ -126,8 +128,12 @@ export interface SidecarOptions {
   probeInterval?: number;
 }
 
-/** The policy options; global in {@link MeshClientOptions}, per service under `services`. */
-export interface PolicyOptions {
+/**
+ * The policy options; global in {@link MeshClientOptions}, per service under `services`. The
+ * traffic-governance ones (limits, faults, outlier detection, hedging, routing) are in
+ * {@link GovernanceOptions}.
+ */
+export interface PolicyOptions extends GovernanceOptions {
   /**
    * How the fat client sends: `'axios'`, axios's own http adapter; `'undici'`, an undici pool
    * under the same axios API (interceptors, transforms and errors unchanged; much less CPU per
@@ -170,13 +176,19 @@ export interface MeshClientOptions extends PolicyOptions {
   telemetry?: TelemetryOptions;
   /** Where the mesh logs (pino, console, any {@link Logger}); header values and tokens are redacted. @defaultValue none (silent) */
   logger?: Logger;
+  /**
+   * Central configuration: a Consul KV key holding JSON overrides of the policy options, watched
+   * and applied live (see {@link ControlPlaneOptions}); a bad value is rejected with a
+   * `config-rejected` event and the last good configuration stays. @defaultValue none
+   */
+  controlPlane?: ControlPlaneOptions;
 }
 
 /** `T` with every field present and defined: an options type after its defaults are applied. */
 export type Full<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
 /** The policy in force for one service: global options with its overrides merged in, defaults applied. */
-export interface ServicePolicy {
+export interface ServicePolicy extends GovernancePolicy {
   transport: 'axios' | 'undici';
   mode: 'direct' | 'sidecar';
   sidecar: Full<SidecarOptions>;
@@ -203,6 +215,7 @@ export interface ResolvedOptions {
   random: (() => number) | undefined;
   telemetry: ResolvedTelemetry;
   logger: Logger | undefined;
+  controlPlane: ControlPlaneOptions | undefined;
   transport: ServicePolicy['transport'];
   mode: ServicePolicy['mode'];
   sidecar: ServicePolicy['sidecar'];
@@ -211,6 +224,11 @@ export interface ResolvedOptions {
   circuitBreaker: ServicePolicy['circuitBreaker'];
   timeout: ServicePolicy['timeout'];
   axios: Record<string, unknown>;
+  limits: GovernanceOptions['limits'];
+  faults: GovernanceOptions['faults'];
+  outlierDetection: GovernanceOptions['outlierDetection'];
+  hedge: GovernanceOptions['hedge'];
+  routing: GovernanceOptions['routing'];
 }
 
 /** Validate raw options; throws `MESH_BAD_OPTIONS` naming the offending option's path. */
@@ -242,6 +260,7 @@ export function resolvePolicy(options: ResolvedOptions, service: string): Servic
     ) as ServicePolicy['circuitBreaker'],
     timeout: { ...options.timeout, ...stripUndefined(o.timeout) },
     axios: mergeLayer(options.axios, o.axios, {}) as Record<string, unknown>,
+    ...resolveGovernance(options, o),
   };
 }
 

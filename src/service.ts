@@ -1,6 +1,8 @@
 /**
  * Everything the mesh keeps for one service: its policy, endpoint pool, balancer, breakers,
- * retry budget and discovery subscription. The filters read what they need from here; nothing
+ * retry budget, governance state (router, outlier detector, bulkhead, token bucket; see
+ * `governance.ts`) and discovery subscription. {@link ServiceRuntime.reconfigure} applies a new
+ * policy while keeping that state. The filters read what they need from here; nothing
  * in it is per request.
  */
 import { type Balancer, createBalancer } from './balance/index.js';
@@ -11,9 +13,11 @@ import type { Endpoint, EndpointSnapshot } from './core/endpoint.js';
 import { EndpointPool } from './core/pool.js';
 import type { Discovery, Subscription } from './discovery/discovery.js';
 import { MeshError } from './errors.js';
+import { Governance, type Position } from './governance.js';
 import { currentRtt } from './load/peak-ewma.js';
 import type { ServicePolicy } from './options.js';
 import { RetryBudget } from './retry/budget.js';
+import { LatencyWindow } from './retry/latency.js';
 import type { MeshEmitter } from './telemetry/events.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 
@@ -27,13 +31,23 @@ export interface RuntimeDeps {
   readonly shutdown: AbortSignal;
   /** Metrics and tracing filters for the pipeline; none when absent. */
   readonly telemetry?: Telemetry;
+  /** Where the pipeline runs (how routing reads headers, how fault replies are built). @defaultValue `'client'` */
+  readonly position?: Position;
 }
 
 export class ServiceRuntime {
   readonly pool: EndpointPool;
   readonly balancer: Balancer;
-  readonly breakers: BreakerGroup | undefined;
-  readonly budget: RetryBudget | undefined;
+  breakers: BreakerGroup | undefined;
+  /** The retry filter's budget (none when retries or their budget are off). */
+  budget: RetryBudget | undefined;
+  /** What pays for hedged backups: the retry budget, or one of the default size when that is off. */
+  hedgeBudget: RetryBudget | undefined;
+  /** Recent first-attempt latencies, for hedging's observed delay; kept across reconfiguration. */
+  readonly latency: LatencyWindow;
+  /** Router, outlier detector, bulkhead and token bucket, each present only while on. */
+  readonly governance: Governance;
+  readonly position: Position;
   readonly clock: Clock;
   readonly random: () => number;
   readonly events: MeshEmitter;
@@ -46,18 +60,27 @@ export class ServiceRuntime {
 
   constructor(
     readonly service: string,
-    readonly policy: ServicePolicy,
+    public policy: ServicePolicy,
     deps: RuntimeDeps,
   ) {
     ({ clock: this.clock, random: this.random, events: this.events, shutdown: this.shutdown } = deps);
     this.telemetry = deps.telemetry;
+    this.position = deps.position ?? 'client';
     this.pool = new EndpointPool(service, this.clock, policy.loadBalancer.initialRtt);
     this.balancer = createBalancer(policy.loadBalancer, this);
-    this.breakers = policy.circuitBreaker
-      ? new BreakerGroup(service, policy.circuitBreaker, this.pool, this.events, this.clock, this.random)
-      : undefined;
-    const budget = policy.retry === false ? false : policy.retry.budget;
-    this.budget = budget === false ? undefined : new RetryBudget(budget, this.clock);
+    this.latency = new LatencyWindow(policy.hedge === false ? HEDGE_SAMPLES : policy.hedge.samples);
+    this.#applyPolicy(policy);
+    this.governance = new Governance(
+      {
+        service,
+        position: this.position,
+        pool: this.pool,
+        clock: this.clock,
+        random: this.random,
+        events: this.events,
+      },
+      policy,
+    );
     this.#subscription = deps.discovery.subscribe(
       service,
       (endpoints) => {
@@ -92,6 +115,40 @@ export class ServiceRuntime {
         },
       );
     }
+  }
+
+  /**
+   * Apply a new policy live (`MeshClient.configure`): endpoints, load estimates, breakers' state,
+   * budgets, slots and tokens are kept; pieces switched on are created, those switched off
+   * dropped. The caller rebuilds the service's handler; requests in flight finish on the old one.
+   * The balancer and its tuning stay as they were created.
+   */
+  reconfigure(policy: ServicePolicy): void {
+    this.policy = policy;
+    this.#applyPolicy(policy);
+    this.governance.configure(policy);
+  }
+
+  #applyPolicy(policy: ServicePolicy): void {
+    if (!policy.circuitBreaker) {
+      this.breakers?.close();
+      this.breakers = undefined;
+    } else if (!this.breakers) {
+      this.breakers = new BreakerGroup(
+        this.service,
+        policy.circuitBreaker,
+        this.pool,
+        this.events,
+        this.clock,
+        this.random,
+      );
+    }
+    const budget = policy.retry === false ? false : policy.retry.budget;
+    if (budget === false) this.budget = undefined;
+    else this.budget ??= new RetryBudget(budget, this.clock);
+    // Hedging is paid from the retry budget; with none, from one of the default size.
+    if (policy.hedge === false) this.hedgeBudget = this.budget;
+    else this.hedgeBudget = this.budget ?? this.hedgeBudget ?? new RetryBudget(DEFAULT_BUDGET, this.clock);
   }
 
   /** The retry policy (read by the retry filter). */
@@ -146,9 +203,14 @@ export class ServiceRuntime {
   close(): void {
     this.#subscription.close();
     this.breakers?.close();
+    // The detector returns its ejected endpoints and the router unhooks its subsets: before the pool goes.
+    this.governance.close();
     this.pool.clear();
   }
 }
+
+const HEDGE_SAMPLES = 1_000;
+const DEFAULT_BUDGET = { ratio: 0.2, minPerSecond: 10, window: 10_000 };
 
 function snapshotOf(ep: Endpoint, now: number, decay: number): EndpointSnapshot {
   return {

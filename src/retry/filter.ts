@@ -32,6 +32,23 @@ export interface RetryContext {
   events: MeshEmitter;
 }
 
+/** Whether `policy` retries at all (else the retry filter is left out of the composition). */
+export function retries(policy: RetryContext['retryPolicy']): boolean {
+  return policy !== false && policy.attempts > 1;
+}
+
+/**
+ * Counts each request into `budget` where no retry filter does (retries off, hedging on), so
+ * hedged backups are paid for by a share of the traffic, as retries are.
+ */
+export function budgetDeposit(budget: RetryBudget): Filter {
+  return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
+    (call: Call<Req>) => {
+      budget.deposit();
+      return next(call);
+    };
+}
+
 export function retry(ctx: RetryContext): Filter {
   const policy = ctx.retryPolicy;
   if (policy === false || policy.attempts <= 1) return (next) => next;

@@ -45,6 +45,7 @@ const STATUS_OF: Partial<Record<MeshErrorCode, number>> = {
   MESH_BAD_REQUEST: 400,
   MESH_UNKNOWN_SERVICE: 404,
   MESH_RATE_LIMITED: 429,
+  MESH_BULKHEAD_FULL: 503,
   MESH_TIMEOUT: 504,
 };
 

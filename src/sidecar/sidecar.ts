@@ -15,6 +15,7 @@ import { Agent } from 'undici';
 import type { Handler } from '../core/call.js';
 import { explain } from '../explain.js';
 import { Mesh } from '../mesh.js';
+import type { ConfigureOptions } from '../options-configure.js';
 import { pipeline } from '../pipeline.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
@@ -52,6 +53,8 @@ export class Sidecar {
     this.config = parseSidecarConfig(config);
     this.registry = sidecarRegistry(this.config.mesh.telemetry);
     this.mesh = new Mesh(this.config.mesh, { position: 'sidecar', registry: this.registry });
+    // A change of options (configure(), the control plane): new requests get a new pipeline.
+    this.mesh.onConfigure(() => this.#handlers.clear());
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -129,6 +132,15 @@ export class Sidecar {
       this.mesh.close(),
     ]);
     await this.#agent.close();
+  }
+
+  /**
+   * Change policy options live, as `MeshClient.configure()` does: validated (`MESH_BAD_OPTIONS`
+   * naming the path), merged onto those in force, applied from the next request on while
+   * requests in flight finish on their pipeline.
+   */
+  configure(partial: ConfigureOptions): void {
+    this.mesh.configure(partial);
   }
 
   /** The state `/stats` serves. */

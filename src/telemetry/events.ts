@@ -5,7 +5,28 @@
  * someone listens (see {@link MeshEmitter.wants}).
  */
 import { EventEmitter } from 'eventemitter3';
+import type { EjectedEvent, UnejectedEvent } from '../breaker/outlier.js';
+import type {
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  ControlPlaneErrorEvent,
+} from '../control/consul-kv.js';
+import type { Emit } from '../core/emit.js';
 import type { EndpointSnapshot } from '../core/endpoint.js';
+import type { HedgeEvent } from '../retry/hedge.js';
+import type { FaultEvent } from '../route/fault.js';
+import type { RouteFallbackEvent } from '../route/rules.js';
+
+export type {
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  ControlPlaneErrorEvent,
+  EjectedEvent,
+  FaultEvent,
+  HedgeEvent,
+  RouteFallbackEvent,
+  UnejectedEvent,
+};
 
 /** The endpoint set of a service changed. */
 export interface EndpointsEvent {
@@ -94,6 +115,22 @@ export interface MeshEvents {
   'circuit-close': (e: CircuitEvent) => void;
   'discovery-error': (e: DiscoveryErrorEvent) => void;
   'sidecar-fallback': (e: SidecarFallbackEvent) => void;
+  /** Outlier detection took an endpoint out of rotation. */
+  ejected: (e: EjectedEvent) => void;
+  /** An ejected endpoint's time is up: it is back in rotation. */
+  unejected: (e: UnejectedEvent) => void;
+  /** A routed request's destination had no endpoint in rotation: it went to the fallback. */
+  'route-fallback': (e: RouteFallbackEvent) => void;
+  /** A fault was injected into a request. */
+  fault: (e: FaultEvent) => void;
+  /** A hedged (backup) attempt was sent. */
+  hedge: (e: HedgeEvent) => void;
+  /** Overrides from the control plane (Consul KV) were applied. */
+  'config-applied': (e: ConfigAppliedEvent) => void;
+  /** A control-plane value was rejected; the last good configuration stays in force. */
+  'config-rejected': (e: ConfigRejectedEvent) => void;
+  /** The control plane could not be read; retried with backoff. */
+  'control-plane-error': (e: ControlPlaneErrorEvent) => void;
 }
 
 /** The emitter behind `MeshClient.on()`. */
@@ -101,5 +138,18 @@ export class MeshEmitter extends EventEmitter<MeshEvents> {
   /** True when `event` has listeners, so hot paths build payloads only when needed. */
   wants(event: keyof MeshEvents): boolean {
     return this.listenerCount(event) > 0;
+  }
+
+  /**
+   * An `emit(event, payload)` callback for a policy module's own event map (see `core/emit.ts`),
+   * forwarding to this emitter's listeners, and building nothing when nobody listens.
+   */
+  bridge<
+    Events extends { [K in keyof Events]: Parameters<MeshEvents[K & keyof MeshEvents]>[0] },
+  >(): Emit<Events> {
+    return (event, payload) => {
+      const name = event as unknown as keyof MeshEvents;
+      if (this.listenerCount(name) > 0) (this.emit as (e: string, p: unknown) => boolean)(name, payload);
+    };
   }
 }

@@ -12,6 +12,8 @@
  *   a service's single check is `service:<id>`; checks start critical unless `Status` says otherwise;
  *   TTL expiry turns a check critical; HTTP checks run every Interval (at least 1 s, as Consul clamps);
  *   `DeregisterCriticalServiceAfter` is enforced by a reaper (Consul: every 30 s, minimum 1 min);
+ * - `GET|PUT|DELETE /v1/kv/:key` (https://developer.hashicorp.com/consul/api-docs/kv), blocking on
+ *   `index`, in `consul-kv.ts`: {@link ConsulEmulator.kv};
  * - `GET /v1/status/leader`; ACLs: with a token configured, requests without it get 403
  *   `Permission denied`, requests with another token 403 `ACL not found` (status endpoints are open).
  *
@@ -28,6 +30,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { KvStore } from './consul-kv.js';
 
 /** A check status. */
 export type CheckStatus = 'passing' | 'warning' | 'critical';
@@ -110,6 +113,11 @@ export class ConsulEmulator {
   readonly #sockets = new Set<Socket>();
   readonly #reaper: NodeJS.Timeout;
   #index = 10;
+  /** The KV store (`/v1/kv/`); tests put and delete keys through it. */
+  readonly kv = new KvStore(
+    () => ++this.#index,
+    () => this.#index,
+  );
   #server: Server | undefined;
   #port = 0;
   #blocking = 0;
@@ -226,6 +234,9 @@ export class ConsulEmulator {
     let m: RegExpExecArray | null;
     if ((m = /^\/v1\/health\/service\/([^/]+)$/.exec(path)) && method === 'GET') {
       return this.#health(decodeURIComponent(m[1] ?? ''), url.searchParams, res, reply);
+    }
+    if (path.startsWith('/v1/kv/')) {
+      return this.kv.handle(method, decodeURIComponent(path.slice(7)), url.searchParams, body, res, reply);
     }
     if (path === '/v1/agent/service/register' && method === 'PUT') return reply(...this.#register(body));
     if ((m = /^\/v1\/agent\/service\/deregister\/([^/]+)$/.exec(path)) && method === 'PUT') {
