@@ -37,6 +37,12 @@ export interface PolicyReport {
     perTryTimeout: PolicyPart;
     deadlinePropagation: PolicyPart;
     retryStacking: PolicyPart;
+    routing: PolicyPart;
+    faults: PolicyPart;
+    rateLimit: PolicyPart;
+    concurrencyLimit: PolicyPart;
+    hedging: PolicyPart;
+    outlierDetection: PolicyPart;
   };
   /** Options given for this service that this process does not apply, and why. */
   ignored: Array<{ option: string; reason: string }>;
@@ -46,6 +52,20 @@ function discoveryKind(options: ResolvedOptions): string {
   const d = options.discovery;
   if ('subscribe' in d) return 'custom';
   return 'consul' in d ? 'consul' : 'static';
+}
+
+/** The traffic-governance parts, each off (`false`) unless configured. */
+function governance(policy: ServicePolicy) {
+  const { routing } = policy;
+  const routed = routing.rules.length > 0 || routing.default !== undefined || routing.zone !== false;
+  return {
+    routing: routed ? routing : false,
+    faults: policy.faults,
+    rateLimit: policy.limits.rate,
+    concurrencyLimit: policy.limits.concurrency,
+    hedging: policy.hedge,
+    outlierDetection: policy.outlierDetection,
+  };
 }
 
 function own(layer: Layer, setting: unknown, note?: string): PolicyPart {
@@ -88,8 +108,9 @@ export function explain(
   if (position === 'client' && policy.mode === 'sidecar') {
     const fallback = policy.sidecar.fallback;
     const onFallback = fallback === 'direct';
-    const local = (name: string, setting: unknown): PolicyPart => {
-      if (!onFallback)
+    const local = (name: string, setting: unknown, optional = false): PolicyPart => {
+      // Governance parts are off unless configured: only a configured one is reported as ignored.
+      if (!onFallback && !(optional && setting === false))
         ignored.push({
           option: path(name),
           reason: "mode 'sidecar' with fallback 'none': the sidecar applies its own",
@@ -119,6 +140,9 @@ export function explain(
         perTryTimeout: local('timeout.perTry', timeout.perTry),
         deadlinePropagation: propagation,
         retryStacking: { layer: 'sidecar', note: 'the client does not retry in sidecar mode' },
+        ...(Object.fromEntries(
+          Object.entries(governance(policy)).map(([name, setting]) => [name, local(name, setting, true)]),
+        ) as Record<keyof ReturnType<typeof governance>, PolicyPart>),
       },
       ignored,
     };
@@ -137,6 +161,9 @@ export function explain(
       perTryTimeout: own(position, timeout.perTry),
       deadlinePropagation: propagation,
       retryStacking: stacking,
+      ...(Object.fromEntries(
+        Object.entries(governance(policy)).map(([name, setting]) => [name, own(position, setting)]),
+      ) as Record<keyof ReturnType<typeof governance>, PolicyPart>),
     },
     ignored,
   };

@@ -211,6 +211,25 @@ describe('explain()', () => {
     ]);
   });
 
+  it('reports the traffic-governance parts too: configured ones by layer, the rest as none', () => {
+    const direct = new MeshClient({ limits: { rate: { rate: 10 } } });
+    const viaSidecar = new MeshClient({
+      mode: 'sidecar',
+      sidecar: { fallback: 'none' },
+      services: { users: { faults: { abort: { percent: 5, status: 503 } } } },
+    });
+    open.push(direct, viaSidecar);
+    const parts = direct.explain('users').parts;
+    expect(parts.rateLimit).toMatchObject({ layer: 'client', setting: { rate: 10 } });
+    expect(parts.hedging.layer).toBe('none');
+    expect(parts.routing.layer).toBe('none');
+    const report = viaSidecar.explain('users');
+    expect(report.parts.faults.layer).toBe('sidecar');
+    const ignored = report.ignored.map((i) => i.option);
+    expect(ignored).toContain('services.users.faults');
+    expect(ignored).not.toContain('services.users.hedging');
+  });
+
   it("the sidecar's /stats reports its policy per service, and what it ignores", async () => {
     const b = await Upstream.start('b');
     const sidecar = await sidecarFor({
