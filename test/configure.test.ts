@@ -26,11 +26,12 @@ const split = (v1: number, v2: number) => ({
   },
 });
 
-async function canary() {
+/** Two upstreams tagged v1 and v2, and the options that route all of `svc` to v1. */
+async function versions() {
   const v1 = await Upstream.start('v1');
   const v2 = await Upstream.start('v2');
   open.push(v1, v2);
-  const mesh = new MeshClient({
+  const options = {
     discovery: {
       static: {
         svc: [
@@ -40,7 +41,13 @@ async function canary() {
       },
     },
     services: { svc: split(100, 0) },
-  });
+  };
+  return { v1, v2, options };
+}
+
+async function canary() {
+  const { v1, v2, options } = await versions();
+  const mesh = new MeshClient(options);
   open.push(mesh);
   const who = async () =>
     (await mesh.request<{ upstream: string }>({ service: 'svc', url: '/' })).data.upstream;
@@ -124,20 +131,8 @@ describe('mesh.configure()', () => {
   });
 
   it('sidecar.configure() shifts the routing of the sidecar the same way', async () => {
-    const v1 = await Upstream.start('v1');
-    const v2 = await Upstream.start('v2');
-    open.push(v1, v2);
-    const sidecar = await sidecarFor({
-      discovery: {
-        static: {
-          svc: [
-            { url: v1.url, meta: { version: 'v1' } },
-            { url: v2.url, meta: { version: 'v2' } },
-          ],
-        },
-      },
-      services: { svc: split(100, 0) },
-    });
+    const { options } = await versions();
+    const sidecar = await sidecarFor(options);
     open.push(sidecar);
     const who = async () =>
       (

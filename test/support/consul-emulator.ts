@@ -30,6 +30,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { blockUntil } from './blocking.js';
 import { KvStore } from './consul-kv.js';
 
 /** A check status. */
@@ -278,20 +279,12 @@ export class ConsulEmulator {
     if (index > 0 && this.#indexOf(name) <= index) {
       this.#blocking++;
       try {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            this.#waiters.delete(check);
-            res.off('close', done);
-            resolve();
-          };
-          const check = () => {
-            if (this.#indexOf(name) > index) done();
-          };
-          const timer = setTimeout(done, wait + Math.random() * (wait / 16));
-          this.#waiters.add(check);
-          res.on('close', done);
-        });
+        await blockUntil(
+          res,
+          this.#waiters,
+          () => this.#indexOf(name) > index,
+          wait + Math.random() * (wait / 16),
+        );
       } finally {
         this.#blocking--;
       }

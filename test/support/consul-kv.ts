@@ -5,7 +5,9 @@
  * after https://developer.hashicorp.com/consul/api-docs/kv. Values are returned base64-encoded in
  * `Value`, with `CreateIndex`/`ModifyIndex`. No `recurse`, `cas`, sessions or locks.
  */
+
 import type { ServerResponse } from 'node:http';
+import { blockUntil } from './blocking.js';
 
 interface Entry {
   value: Buffer;
@@ -68,20 +70,7 @@ export class KvStore {
     const index = Number(q.get('index') ?? '0');
     if (!Number.isFinite(wait) || !Number.isInteger(index) || index < 0) return reply(400, 'Invalid query');
     if (index > 0 && this.#indexOf(key) <= index) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.#waiters.delete(check);
-          res.off('close', done);
-          resolve();
-        };
-        const check = () => {
-          if (this.#indexOf(key) > index) done();
-        };
-        const timer = setTimeout(done, wait);
-        this.#waiters.add(check);
-        res.on('close', done);
-      });
+      await blockUntil(res, this.#waiters, () => this.#indexOf(key) > index, wait);
     }
     const headers = { 'x-consul-index': String(this.#indexOf(key)), 'x-consul-knownleader': 'true' };
     const entry = this.#entries.get(key);
