@@ -14,7 +14,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import axios, { isAxiosError } from 'axios';
+import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from 'axios';
 import { isMeshError, MeshClient, type MeshClientOptions, StaticDiscovery } from 'mesh-client';
 import { Agent, request as undiciRequest } from 'undici';
 import type { Outcome, PreparedRequest } from './load.js';
@@ -136,6 +136,21 @@ function bareUndici(spec: RunSpec): Client {
   };
 }
 
+/** `send` for a client that is an axios instance: the request's own fields, plus `extra`. */
+function sendThrough(
+  instance: AxiosInstance,
+  extra: (r: PreparedRequest) => AxiosRequestConfig,
+): Client['send'] {
+  return async (r) => {
+    try {
+      await instance.request({ url: r.path, method: r.method, data: r.body, ...extra(r) });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, code: failureCode(err) };
+    }
+  };
+}
+
 function fatClient(spec: RunSpec, kind: ApproachKind): Client {
   const discovery = new StaticDiscovery({ [spec.service]: spec.urls });
   const options: MeshClientOptions = {
@@ -149,20 +164,7 @@ function fatClient(spec: RunSpec, kind: ApproachKind): Client {
   });
   const instance = mesh.service(spec.service);
   return {
-    async send(r) {
-      try {
-        await instance.request({
-          url: r.path,
-          method: r.method,
-          data: r.body,
-          headers: r.headers,
-          hashKey: r.hashKey,
-        });
-        return { ok: true };
-      } catch (err) {
-        return { ok: false, code: failureCode(err) };
-      }
-    },
+    send: sendThrough(instance, (r) => ({ headers: r.headers, hashKey: r.hashKey })),
     retries: () => retries,
     setEndpoints(urls) {
       discovery.set(spec.service, urls);
@@ -186,20 +188,8 @@ function viaSidecar(spec: RunSpec): Client {
   });
   const instance = mesh.service(spec.service);
   return {
-    async send(r) {
-      try {
-        await instance.request({
-          url: r.path,
-          method: r.method,
-          data: r.body,
-          // Our sidecar reads the ring-hash key from this header; HAProxy ignores it.
-          headers: { ...r.headers, 'x-mesh-hash-key': r.hashKey },
-        });
-        return { ok: true };
-      } catch (err) {
-        return { ok: false, code: failureCode(err) };
-      }
-    },
+    // Our sidecar reads the ring-hash key from this header; HAProxy ignores it.
+    send: sendThrough(instance, (r) => ({ headers: { ...r.headers, 'x-mesh-hash-key': r.hashKey } })),
     retries: () => undefined,
     setEndpoints() {
       throw new Error('registry churn is not reachable from outside a sidecar process');

@@ -5,13 +5,11 @@
  */
 
 import { type CircuitOpenEvent, ManualClock, MeshClient } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from './support/lifecycle.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function setup(random = () => 1) {
   const [flaky, good] = await Promise.all([

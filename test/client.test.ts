@@ -7,13 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AxiosError } from 'axios';
 import { isMeshError, MeshClient, type MeshError, StaticDiscovery } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from './support/lifecycle.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function upstream(name = 'u', behaviour?: Upstream['behaviour']) {
   const up = await Upstream.start(name, behaviour);

@@ -3,17 +3,16 @@
  * force, applied from the next request on, while requests in flight finish on the pipeline they
  * started on. Real loopback upstreams.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client.js';
 import { ManualClock } from '../src/core/clock.js';
 import { isMeshError } from '../src/errors.js';
-import { raw, sidecarFor } from './support/sidecar.js';
+import { closeAfterEach } from './support/lifecycle.js';
+import { sidecarFor } from './support/sidecar.js';
 import { Upstream } from './support/upstream.js';
+import { versionFleet, whoAnswers } from './support/versions.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 const split = (v1: number, v2: number) => ({
   routing: {
@@ -26,32 +25,17 @@ const split = (v1: number, v2: number) => ({
   },
 });
 
-/** Two upstreams tagged v1 and v2, and the options that route all of `svc` to v1. */
+/** The v1/v2 fleet, and the options that route all of `svc` to v1. */
 async function versions() {
-  const v1 = await Upstream.start('v1');
-  const v2 = await Upstream.start('v2');
-  open.push(v1, v2);
-  const options = {
-    discovery: {
-      static: {
-        svc: [
-          { url: v1.url, meta: { version: 'v1' } },
-          { url: v2.url, meta: { version: 'v2' } },
-        ],
-      },
-    },
-    services: { svc: split(100, 0) },
-  };
-  return { v1, v2, options };
+  const { v1, v2, discovery } = await versionFleet(open);
+  return { v1, v2, options: { discovery, services: { svc: split(100, 0) } } };
 }
 
 async function canary() {
   const { v1, v2, options } = await versions();
   const mesh = new MeshClient(options);
   open.push(mesh);
-  const who = async () =>
-    (await mesh.request<{ upstream: string }>({ service: 'svc', url: '/' })).data.upstream;
-  return { v1, v2, mesh, who };
+  return { v1, v2, mesh, who: whoAnswers(mesh) };
 }
 
 describe('mesh.configure()', () => {
@@ -134,12 +118,7 @@ describe('mesh.configure()', () => {
     const { options } = await versions();
     const sidecar = await sidecarFor(options);
     open.push(sidecar);
-    const who = async () =>
-      (
-        JSON.parse((await raw(sidecar.address, '/', { headers: { host: 'svc' } })).body) as {
-          upstream: string;
-        }
-      ).upstream;
+    const who = whoAnswers(sidecar);
     expect(await who()).toBe('v1');
     sidecar.configure({ services: { svc: split(0, 100) } });
     expect(await who()).toBe('v2');

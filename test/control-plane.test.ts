@@ -4,17 +4,15 @@
  * a bad value is rejected with an event and the last good configuration stays, a deleted key
  * removes the overrides. Real loopback upstreams.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
 import { ConsulEmulator } from './support/consul-emulator.js';
-import { raw, sidecarFor } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
+import { closeAfterEach } from './support/lifecycle.js';
+import { sidecarFor } from './support/sidecar.js';
+import { versionFleet, whoAnswers } from './support/versions.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 const KEY = 'mesh/config';
 
@@ -41,18 +39,9 @@ interface Harness {
 
 async function setup(position: 'client' | 'sidecar') {
   const consul = await ConsulEmulator.start();
-  const v1 = await Upstream.start('v1');
-  const v2 = await Upstream.start('v2');
-  open.push(v1, v2);
+  const { discovery } = await versionFleet(open);
   const options = {
-    discovery: {
-      static: {
-        svc: [
-          { url: v1.url, meta: { version: 'v1' } },
-          { url: v2.url, meta: { version: 'v2' } },
-        ],
-      },
-    },
+    discovery,
     services: { svc: { routing: { default: { subset: { version: 'v1' } } } } },
     controlPlane: { key: KEY, consul: { host: '127.0.0.1', port: consul.port }, backoffBase: 20 },
   };
@@ -61,19 +50,14 @@ async function setup(position: 'client' | 'sidecar') {
     const mesh = new MeshClient(options);
     open.push(mesh);
     h = {
-      who: async () => (await mesh.request<{ upstream: string }>({ service: 'svc', url: '/' })).data.upstream,
+      who: whoAnswers(mesh),
       on: (event, listener) => void mesh.on(event, listener),
     };
   } else {
     const sidecar = await sidecarFor(options);
     open.push(sidecar);
     h = {
-      who: async () =>
-        (
-          JSON.parse((await raw(sidecar.address, '/', { headers: { host: 'svc' } })).body) as {
-            upstream: string;
-          }
-        ).upstream,
+      who: whoAnswers(sidecar),
       on: (event, listener) => void sidecar.mesh.events.on(event, listener as never),
     };
   }

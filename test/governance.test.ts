@@ -5,12 +5,13 @@
  * split, header rule, empty-subset fallback), zone spill-over, outlier ejection and return, the
  * bulkhead and the rate limit, fault injection and hedging.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client.js';
 import { ManualClock } from '../src/core/clock.js';
 import { seededRandom } from '../src/core/random.js';
 import { isMeshError } from '../src/errors.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 import { type Behaviour, Upstream } from './support/upstream.js';
 
@@ -31,10 +32,7 @@ interface Harness {
   on<E extends keyof MeshEvents>(event: E, listener: MeshEvents[E]): void;
 }
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 /** Upstreams named `name`, described as [name, behaviour, meta]. */
 async function fleet(specs: Array<[string, Behaviour, Record<string, string>?]>) {

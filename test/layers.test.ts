@@ -6,16 +6,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isMeshError, MeshClient, type MeshClientOptions, withIncomingDeadline } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
 import { HAProxy, haproxyInstalled } from './support/haproxy.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 /** Service A: for each request, calls service B through its mesh, inside the caller's deadline. */
 async function serviceA(mesh: MeshClient): Promise<string> {

@@ -4,16 +4,14 @@
  */
 
 import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Sidecar } from '../src/sidecar/sidecar.js';
 import { HAProxy, haproxyInstalled } from './support/haproxy.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { sidecarFor } from './support/sidecar.js';
 import { closedPortUrl, Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 function client(options: MeshClientOptions): MeshClient {
   const mesh = new MeshClient(options);

@@ -6,15 +6,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 import { closedPortUrl, Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function setup(
   behaviours: Upstream['behaviour'][],

@@ -15,18 +15,16 @@ import { fileURLToPath } from 'node:url';
 import { AxiosError, AxiosHeaders } from 'axios';
 import { type Logger, MeshClient, redact, redactText } from 'mesh-client';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../src/telemetry/logger.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw } from './support/sidecar.js';
 import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const SECRETS = ['SECRET-BEARER-abc123', 'SECRET-COOKIE-def456', 'SECRET-CONSUL-ghi789', 'SECRET-PASS-jkl'];
 const headers = { authorization: `Bearer ${SECRETS[0]}`, cookie: `session=${SECRETS[1]}` };
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 function expectNoSecret(text: string): void {
   for (const secret of SECRETS) expect(text).not.toContain(secret);

@@ -5,15 +5,13 @@
  */
 import { isMeshError, MeshClient, type MeshError, type StaticDiscovery } from 'mesh-client';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Mesh } from '../src/mesh.js';
 import { parseOptions } from '../src/options.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { closedPortUrl, Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function upstream(name: string, behaviour?: Upstream['behaviour']) {
   const up = await Upstream.start(name, behaviour);

@@ -3,14 +3,12 @@
  * and the process's own metrics, from the sidecar's own registry (or the one its options name).
  */
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function setup(options: Record<string, unknown> = {}) {
   const ok = await Upstream.start('ok');

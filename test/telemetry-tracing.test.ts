@@ -15,17 +15,15 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { MeshClient } from 'mesh-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Call, compose } from '../src/core/call.js';
 import { Mesh } from '../src/mesh.js';
 import { parseOptions } from '../src/options.js';
+import { closeAfterEach } from './support/lifecycle.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function upstream(name: string, behaviour?: Upstream['behaviour']) {
   const up = await Upstream.start(name, behaviour);

@@ -4,13 +4,11 @@
  */
 import { CanceledError } from 'axios';
 import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from './support/lifecycle.js';
 import { Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 async function setup(behaviours: Upstream['behaviour'][], options: MeshClientOptions) {
   const ups = await Promise.all(behaviours.map((b, i) => Upstream.start(`u${i}`, b)));

@@ -9,13 +9,11 @@ import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { AxiosError } from 'axios';
 import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from './support/lifecycle.js';
 import { closedPortUrl, Upstream } from './support/upstream.js';
 
-const open: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((o) => o.close()));
-});
+const open = closeAfterEach();
 
 function client(urls: string[], options: MeshClientOptions = {}): MeshClient {
   const mesh = new MeshClient({ discovery: { static: { svc: urls } }, transport: 'undici', ...options });
