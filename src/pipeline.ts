@@ -39,6 +39,7 @@ export function pipeline(svc: ServiceRuntime) {
   const on = <T>(piece: T | undefined | false, filter: (piece: T) => Filter): Filter[] =>
     piece === undefined || piece === false ? [] : [filter(piece)];
   const retrying = retries(policy.retry);
+  const retryFillsHedgeBudget = retrying && svc.hedgeBudget === svc.budget;
   return compose(
     ...(telemetry ? telemetry.requestFilters(svc) : []),
     deadline(svc.clock, svc.shutdown),
@@ -53,11 +54,8 @@ export function pipeline(svc: ServiceRuntime) {
     ),
     ...on(g.bucket, rateLimit),
     ...on(g.bulkhead, concurrencyLimit),
-    // Where the retry filter does not count requests into the budget hedging spends, this does.
-    ...on(
-      policy.hedge !== false && (!retrying || svc.hedgeBudget !== svc.budget) && svc.hedgeBudget,
-      budgetDeposit,
-    ),
+    // Hedging spends a budget that requests must fill; the retry filter fills only its own.
+    ...on(policy.hedge !== false && !retryFillsHedgeBudget && svc.hedgeBudget, budgetDeposit),
     ...(retrying ? [retry(svc)] : []),
     ...on(policy.hedge, (options) =>
       hedge(options, {

@@ -146,9 +146,9 @@ export class Sidecar {
   /** The state `/stats` serves. */
   report(): SidecarStatsReport {
     const services: Record<string, unknown> = {};
-    const names = new Set([...this.stats.services(), ...[...this.mesh.runtimes()].map((r) => r.service)]);
-    for (const name of names) {
-      const runtime = [...this.mesh.runtimes()].find((r) => r.service === name);
+    const runtimes = new Map([...this.mesh.runtimes()].map((r) => [r.service, r]));
+    for (const name of new Set([...this.stats.services(), ...runtimes.keys()])) {
+      const runtime = runtimes.get(name);
       services[name] = {
         ...(this.stats.get(name) ?? { requests: 0 }),
         policy: explain(name, this.mesh.policy(name), this.mesh.options, 'sidecar'),
