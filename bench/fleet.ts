@@ -9,7 +9,7 @@
  * every request its servers received, so load amplification (upstream requests per client
  * request) can be measured for every approach the same way.
  */
-import { type Behaviour, Upstream } from '../test/support/upstream.js';
+import { type Behaviour, Upstream } from '../testkit/upstream.js';
 
 export type { Behaviour };
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pidusage from 'pidusage';
-import { HAProxy, type HAProxyOptions, haproxyInstalled } from '../test/support/haproxy.js';
+import { HAProxy, type HAProxyOptions, haproxyInstalled } from '../testkit/haproxy.js';
 import { ROOT, sidecarCommand } from './build.js';
 import type { FromDriver, ToDriver } from './protocol.js';
 

@@ -6,8 +6,8 @@
 
 import { type CircuitOpenEvent, ManualClock, MeshClient } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach } from './support/lifecycle.js';
-import { Upstream } from './support/upstream.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 
 const open = closeAfterEach();
 

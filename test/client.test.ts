@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { AxiosError } from 'axios';
 import { isMeshError, MeshClient, type MeshError, StaticDiscovery } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach } from './support/lifecycle.js';
-import { Upstream } from './support/upstream.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 
 const open = closeAfterEach();
 

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client.js';
 import { ManualClock } from '../src/core/clock.js';
 import { isMeshError } from '../src/errors.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 import { sidecarFor } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
 import { versionFleet, whoAnswers } from './support/versions.js';
 
 const open = closeAfterEach();

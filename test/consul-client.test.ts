@@ -4,7 +4,7 @@
  * the ACL token kept secret, self-registration with `mesh.register()`, and a `close()` that withdraws
  * what it registered and leaves nothing open.
  *
- * Runs against the Consul emulator (test/support/consul-emulator.ts, a test double), or against a real
+ * Runs against the Consul emulator (testkit/consul-emulator.ts, a test double), or against a real
  * agent when `CONSUL_HTTP_ADDR` is set (`consul agent -dev`, then
  * `CONSUL_HTTP_ADDR=127.0.0.1:8500 npx vitest run test/consul-client.test.ts`); tests that need the
  * emulator's helpers (outages, ACL tokens) are skipped then. Figures are printed for docs/discovery.md.
@@ -15,7 +15,8 @@ import { createServer, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { isMeshError, MeshClient } from 'mesh-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConsulEmulator } from './support/consul-emulator.js';
+import { ConsulEmulator } from '../testkit/consul-emulator.js';
+import type { Upstream } from '../testkit/upstream.js';
 import { client, deepText, EVENTS, portOf, served, upstreams, whenEndpoints } from './support/consul-mesh.js';
 import {
   agent,
@@ -31,7 +32,6 @@ import {
   until,
   useConsulTarget,
 } from './support/consul-target.js';
-import type { Upstream } from './support/upstream.js';
 
 useConsulTarget();
 

@@ -2,7 +2,7 @@
  * Consul discovery over real sockets: instances appear and disappear after (de)registration, health
  * filtering, equal-result suppression, outages, backoff, `close()`, and the connection options.
  *
- * Runs against the Consul emulator (test/support/consul-emulator.ts, a test double), or against a real
+ * Runs against the Consul emulator (testkit/consul-emulator.ts, a test double), or against a real
  * agent when `CONSUL_HTTP_ADDR` is set (`consul agent -dev`, then
  * `CONSUL_HTTP_ADDR=127.0.0.1:8500 npx vitest run test/consul-discovery.test.ts`); tests that need the
  * emulator's helpers (index bumps, outages, in-flight counts) are skipped then.
@@ -15,7 +15,7 @@ import { ConsulDiscovery } from '../src/discovery/consul.js';
 import { resolveConsulConnection } from '../src/discovery/consul-connection.js';
 import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
 import { isMeshError } from '../src/errors.js';
-import { ConsulEmulator } from './support/consul-emulator.js';
+import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {
   agent,
   discovery,

@@ -2,7 +2,7 @@
  * Consul self-registration over real sockets: ACL tokens (sent, never printed), TTL heart-beats, HTTP
  * checks, heart-beat failures during an outage, reaping, validation, and a process that exits by itself.
  *
- * Runs against the Consul emulator (test/support/consul-emulator.ts, a test double), or against a real
+ * Runs against the Consul emulator (testkit/consul-emulator.ts, a test double), or against a real
  * agent when `CONSUL_HTTP_ADDR` is set (`consul agent -dev`, then
  * `CONSUL_HTTP_ADDR=127.0.0.1:8500 npx vitest run test/consul-registration.test.ts`); tests that need
  * the emulator's helpers (outages, ACL tokens, reaping) are skipped then.
@@ -19,7 +19,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConsulDiscovery } from '../src/discovery/consul.js';
 import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
 import { isMeshError } from '../src/errors.js';
-import { ConsulEmulator } from './support/consul-emulator.js';
+import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {
   agent,
   checkStatus,

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
-import { ConsulEmulator } from './support/consul-emulator.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { ConsulEmulator } from '../testkit/consul-emulator.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
 import { sidecarFor } from './support/sidecar.js';
 import { versionFleet, whoAnswers } from './support/versions.js';
 

@@ -11,9 +11,9 @@ import { ManualClock } from '../src/core/clock.js';
 import { seededRandom } from '../src/core/random.js';
 import { isMeshError } from '../src/errors.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { type Behaviour, Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { type Behaviour, Upstream } from './support/upstream.js';
 
 type Position = 'client' | 'sidecar';
 

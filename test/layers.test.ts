@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { isMeshError, MeshClient, type MeshClientOptions, withIncomingDeadline } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
-import { HAProxy, haproxyInstalled } from './support/haproxy.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { HAProxy, haproxyInstalled } from '../testkit/haproxy.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
 
 const open = closeAfterEach();
 

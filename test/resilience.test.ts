@@ -5,8 +5,8 @@
 import { AxiosError } from 'axios';
 import { type BalancerPolicy, isMeshError, MeshClient, type MeshClientOptions } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach } from './support/lifecycle.js';
-import { closedPortUrl, Upstream } from './support/upstream.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 
 const open = closeAfterEach();
 

@@ -6,10 +6,10 @@
 import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
 import { Sidecar } from '../src/sidecar/sidecar.js';
-import { HAProxy, haproxyInstalled } from './support/haproxy.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { HAProxy, haproxyInstalled } from '../testkit/haproxy.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 import { sidecarFor } from './support/sidecar.js';
-import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const open = closeAfterEach();
 

@@ -11,8 +11,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Upstream } from '../testkit/upstream.js';
 import { raw } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = ['--import', 'tsx', 'src/sidecar/cli.ts'];

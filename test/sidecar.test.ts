@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import { describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const open = closeAfterEach();
 

@@ -17,9 +17,9 @@ import { type Logger, MeshClient, redact, redactText } from 'mesh-client';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../src/telemetry/logger.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 import { raw } from './support/sidecar.js';
-import { closedPortUrl, Upstream } from './support/upstream.js';
 
 const SECRETS = ['SECRET-BEARER-abc123', 'SECRET-COOKIE-def456', 'SECRET-CONSUL-ghi789', 'SECRET-PASS-jkl'];
 const headers = { authorization: `Bearer ${SECRETS[0]}`, cookie: `session=${SECRETS[1]}` };

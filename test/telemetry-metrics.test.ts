@@ -8,8 +8,8 @@ import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Mesh } from '../src/mesh.js';
 import { parseOptions } from '../src/options.js';
-import { closeAfterEach } from './support/lifecycle.js';
-import { closedPortUrl, Upstream } from './support/upstream.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 
 const open = closeAfterEach();
 

@@ -4,9 +4,9 @@
  */
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
 
 const open = closeAfterEach();
 

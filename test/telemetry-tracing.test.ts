@@ -19,9 +19,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Call, compose } from '../src/core/call.js';
 import { Mesh } from '../src/mesh.js';
 import { parseOptions } from '../src/options.js';
-import { closeAfterEach } from './support/lifecycle.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
-import { Upstream } from './support/upstream.js';
 
 const open = closeAfterEach();
 

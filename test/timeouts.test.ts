@@ -5,8 +5,8 @@
 import { CanceledError } from 'axios';
 import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach } from './support/lifecycle.js';
-import { Upstream } from './support/upstream.js';
+import { closeAfterEach } from '../testkit/lifecycle.js';
+import { Upstream } from '../testkit/upstream.js';
 
 const open = closeAfterEach();
 

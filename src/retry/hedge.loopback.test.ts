@@ -7,7 +7,7 @@
 import { text } from 'node:stream/consumers';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Upstream } from '../../test/support/upstream.js';
+import { Upstream } from '../../testkit/upstream.js';
 import { type BalanceContext, balance } from '../balance/filter.js';
 import { RoundRobinBalancer } from '../balance/round-robin.js';
 import { makeCall } from '../balance/test-helpers.js';

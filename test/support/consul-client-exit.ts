@@ -11,8 +11,8 @@
  *   everything must be released all the same.
  */
 import { isMeshError, MeshClient } from 'mesh-client';
-import { ConsulEmulator } from './consul-emulator.js';
-import { Upstream } from './upstream.js';
+import { ConsulEmulator } from '../../testkit/consul-emulator.js';
+import { Upstream } from '../../testkit/upstream.js';
 
 const [name, mode = 'reachable'] = process.argv.slice(2);
 if (!name || (mode !== 'reachable' && mode !== 'unreachable')) {

@@ -13,8 +13,8 @@ import {
   type MeshEvents,
 } from 'mesh-client';
 import { onTestFinished } from 'vitest';
+import { Upstream } from '../../testkit/upstream.js';
 import { connection, FAST } from './consul-target.js';
-import { Upstream } from './upstream.js';
 
 /** A MeshClient on the agent in use, round-robin so spreads are predictable; closed when the test ends. */
 export function client(consul: ConsulDiscoveryOptions = {}, options: MeshClientOptions = {}): MeshClient {

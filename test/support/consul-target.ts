@@ -15,7 +15,7 @@ import type { EndpointInfo } from '../../src/core/endpoint.js';
 import { ConsulDiscovery, type ConsulOptions } from '../../src/discovery/consul.js';
 import { resolveConsulConnection } from '../../src/discovery/consul-connection.js';
 import { ConsulRegistrar } from '../../src/discovery/consul-registration.js';
-import { ConsulEmulator, type ConsulEmulatorOptions } from './consul-emulator.js';
+import { ConsulEmulator, type ConsulEmulatorOptions } from '../../testkit/consul-emulator.js';
 
 /** The real agent's address, when the suites run against one. */
 export const REAL = process.env.CONSUL_HTTP_ADDR;

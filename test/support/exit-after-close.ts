@@ -4,7 +4,7 @@
  * then exit by itself. Prints the request count and the active resources left after close().
  */
 import { MeshClient } from 'mesh-client';
-import { closedPortUrl, Upstream } from './upstream.js';
+import { closedPortUrl, Upstream } from '../../testkit/upstream.js';
 
 const ups = await Promise.all([Upstream.start('a'), Upstream.start('b', { kind: 'status', status: 503 })]);
 const mesh = new MeshClient({

@@ -4,9 +4,9 @@
  */
 import type { MeshClient } from '../../src/client.js';
 import type { Sidecar } from '../../src/sidecar/sidecar.js';
-import type { Closable } from './lifecycle.js';
+import type { Closable } from '../../testkit/lifecycle.js';
+import { Upstream } from '../../testkit/upstream.js';
 import { raw } from './sidecar.js';
-import { Upstream } from './upstream.js';
 
 /** The two upstreams (closed with `open`) and static discovery listing them with their version. */
 export async function versionFleet(open: Closable[]) {

@@ -3,7 +3,7 @@
  * be switched at runtime (answer, fail with a status, answer slowly, hang, reset the socket) and
  * a count of what each one received. Nothing here mocks the network.
  *
- * The benchmarks (bench/fleet.ts) reuse these servers with `record: false`: they then only
+ * The benchmarks (bench) reuse these servers with `record: false`: they then only
  * count requests instead of keeping each one, so a long run does not grow the heap.
  */
 import { once } from 'node:events';
