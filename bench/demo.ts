@@ -11,15 +11,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { capabilities, commandLine, fail, machineFacts, parseCommon } from './cli.js';
-import { loadConfig, resolveUrls, type ServicesConfig } from './config.js';
-import { type ApproachResult, runApproach } from './orchestrate.js';
-import { releaseUsage } from './processes.js';
-import { Progress } from './progress.js';
-import { APPROACH_LABELS, type ApproachKind } from './protocol.js';
-import { renderReport } from './report.js';
-import { DEFAULT_MIX, DEMO_SCENARIO, demoPolicy, type Policy, SERVICE } from './scenarios.js';
-import { renderComparison } from './table.js';
+import { capabilities, commandLine, fail, machineFacts, parseCommon } from './harness/cli.js';
+import { type ApproachResult, runApproach } from './harness/orchestrate.js';
+import { releaseUsage } from './harness/processes.js';
+import { Progress } from './harness/progress.js';
+import { APPROACH_LABELS, type ApproachKind } from './harness/protocol.js';
+import { renderReport } from './report/html.js';
+import { renderComparison } from './report/table.js';
+import { loadConfig, resolveUrls, type ServicesConfig } from './scenarios/config.js';
+import { DEFAULT_MIX, DEMO_SCENARIO, demoPolicy, type Policy, SERVICE } from './scenarios/scenarios.js';
 
 const USAGE = `Usage: npm run demo -- [options]
 
@@ -31,7 +31,7 @@ Options:
   -d, --duration <s>       seconds measured per approach (default 10)
   -c, --concurrency <n>    requests in flight (default 16)
       --approaches <list>  comma-separated: ${Object.keys(APPROACH_LABELS).join(', ')}
-      --config <file>      drive your own services (see bench/services.example.json)
+      --config <file>      drive your own services (see bench/scenarios/services.example.json)
   -o, --out <dir>          where report.html and demo.json go (default bench/results)
   -h, --help               this help`;
 

@@ -8,21 +8,21 @@
  *   retry budget), registry churn; per approach and per balancer;
  * - micro: balancer pick and the mesh's decision cost per request at 10 / 1,000 / 10,000 endpoints.
  *
- * Writes bench/results/bench.json and docs/benchmarks.md (targets from the issue, pass or fail).
+ * Writes bench/results/bench.json and docs/benchmarks.md (every target, pass or fail).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { evaluateTargets } from './analysis.js';
-import { capabilities, commandLine, machineFacts, parseCommon } from './cli.js';
-import { Fleet } from './fleet.js';
-import { renderMarkdown } from './markdown.js';
-import { runMicro } from './micro.js';
-import { type ApproachResult, type ApproachRun, runApproach } from './orchestrate.js';
-import { ROOT, releaseUsage } from './processes.js';
-import { Progress } from './progress.js';
-import { APPROACH_LABELS, type ApproachKind } from './protocol.js';
-import { type ProxyHandle, startProxy, warmProxy } from './proxies.js';
+import { capabilities, commandLine, machineFacts, parseCommon } from './harness/cli.js';
+import { Fleet } from './harness/fleet.js';
+import { runMicro } from './harness/micro.js';
+import { type ApproachResult, type ApproachRun, runApproach } from './harness/orchestrate.js';
+import { ROOT, releaseUsage } from './harness/processes.js';
+import { Progress } from './harness/progress.js';
+import { APPROACH_LABELS, type ApproachKind } from './harness/protocol.js';
+import { type ProxyHandle, startProxy, warmProxy } from './harness/proxies.js';
+import { evaluateTargets } from './report/analysis.js';
+import { renderMarkdown } from './report/markdown.js';
 import {
   BALANCERS,
   churnScenario,
@@ -38,7 +38,7 @@ import {
   type Scenario,
   SERVICE,
   STALLED,
-} from './scenarios.js';
+} from './scenarios/scenarios.js';
 
 const USAGE = `Usage: npm run bench -- [options]
 

@@ -50,7 +50,7 @@ console.table(
     state: e.state,
     requests: e.requests,
     failures: e.failures,
-    latencyMs: e.latencyMs.toFixed(2),
+    latencyMs: e.latencyMs?.toFixed(2) ?? '-',
   })),
 );
 

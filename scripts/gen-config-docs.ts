@@ -1,26 +1,24 @@
 /**
  * Generates docs/configuration.md, the reference of every option with its default, from the
- * options schema itself (`optionsSchema` in src/options.ts), so the reference cannot drift:
- * `npm run docs:config` rewrites it and test/config-docs.test.ts fails when it is stale.
+ * sources the library itself uses, so the reference cannot drift: `npm run docs:config` rewrites
+ * it and test/config-docs.test.ts fails when it is stale.
  *
  * Where each column comes from:
- * - option paths, types and defaults: the zod schema (the defaults are the very values parsing
- *   applies; nested objects are walked through unions, optionals, defaults and prefaults);
- * - descriptions: the TSDoc of the option's TypeScript interface (what editors show), else the
- *   schema's `.describe()` text;
- * - defaults the schema cannot hold (Consul's come from the environment, the sidecar-only keys
- *   live in another schema): the TSDoc `@defaultValue`.
+ * - option paths, types and defaults: the zod schema of the sidecar's config file (the options of
+ *   `MeshClient` plus the sidecar's own keys); the defaults are the very values parsing applies;
+ * - descriptions: the TSDoc of the schema's fields, read through the TypeScript type derived from
+ *   the schema (`SidecarConfigFile`), which is what editors show;
+ * - defaults the schema cannot hold (Consul's come from the environment, a clock's is the system
+ *   clock): the field's `@defaultValue` tag, used only where the schema has no default.
  *
- * Where the schema and the TSDoc both state a literal default, they must agree: generation fails
- * otherwise, which catches a default changed in one place only. The sidecar-only keys are checked
- * against what `parseSidecarConfig({})` actually applies.
+ * An option without a description fails generation.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import type { z } from 'zod';
-import { optionsSchema } from '../src/options.js';
-import { parseSidecarConfig } from '../src/sidecar/config.js';
+import { policySchema } from '../src/options/index.js';
+import { sidecarConfigSchema, sidecarProcessKeys } from '../src/sidecar/options.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Where the reference is written. */
@@ -38,10 +36,10 @@ interface Row {
   description: string;
 }
 
-// ---------------------------------------------------------------- TSDoc of the option interfaces
+// ---------------------------------------------------------------- TSDoc, through the derived type
 
-/** Every property's TSDoc under `typeName`, by dotted path (index signatures as `<name>`). */
-function interfaceDocs(file: string, typeName: string): Map<string, Doc> {
+/** Every property's TSDoc under the type `typeName` of `file`, by dotted path (records as `<name>`). */
+function typeDocs(file: string, typeName: string): Map<string, Doc> {
   const program = ts.createProgram([`${root}${file}`], {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -56,33 +54,36 @@ function interfaceDocs(file: string, typeName: string): Map<string, Doc> {
   const symbol = checker.getExportsOfModule(moduleSymbol).find((s) => s.name === typeName);
   if (!symbol) throw new Error(`${file} exports no ${typeName}`);
   const docs = new Map<string, Doc>();
-  const ours = (type: ts.Type) =>
-    (type.getSymbol()?.declarations ?? []).some((d) => d.getSourceFile().fileName.startsWith(`${root}src/`));
+  // Properties declared in the library (or made by its mapped types, which have no declaration).
+  const ours = (prop: ts.Symbol) =>
+    !prop.declarations || prop.declarations.some((d) => d.getSourceFile().fileName.startsWith(`${root}src/`));
 
   const walk = (type: ts.Type, prefix: string, depth: number) => {
-    if (depth > 5) return;
+    if (depth > 6) return;
     const parts = type.isUnion() ? type.types : [type];
     for (const part of parts) {
-      if (!(part.flags & ts.TypeFlags.Object) || !ours(part) || part.getCallSignatures().length > 0) continue;
+      if (!(part.flags & ts.TypeFlags.Object) || part.getCallSignatures().length > 0) continue;
+      if (checker.isArrayType(part)) {
+        const [element] = checker.getTypeArguments(part as ts.TypeReference);
+        if (element) walk(element, `${prefix.replace(/\.$/, '')}[].`, depth + 1);
+        continue;
+      }
       const index = part.getStringIndexType();
       if (index) walk(index, `${prefix}<name>.`, depth + 1);
       for (const prop of part.getProperties()) {
+        if (!ours(prop)) continue;
         const path = `${prefix}${prop.name}`;
         const tag = prop.getJsDocTags(checker).find((t) => t.name === 'defaultValue');
         const text = ts.displayPartsToString(prop.getDocumentationComment(checker));
-        if (!docs.has(path)) {
+        if (!docs.has(path) || (!docs.get(path)!.text && text)) {
           docs.set(path, {
             text: oneLine(text),
             defaultValue: tag?.text ? oneLine(ts.displayPartsToString(tag.text)) : undefined,
           });
         }
         const decl = prop.valueDeclaration ?? prop.declarations?.[0];
-        if (decl)
-          walk(
-            checker.getNonNullableType(checker.getTypeOfSymbolAtLocation(prop, decl)),
-            `${path}.`,
-            depth + 1,
-          );
+        const propType = decl ? checker.getTypeOfSymbolAtLocation(prop, decl) : checker.getTypeOfSymbol(prop);
+        walk(checker.getNonNullableType(propType), `${path}.`, depth + 1);
       }
     }
   };
@@ -103,26 +104,27 @@ function oneLine(text: string): string {
 
 // ---------------------------------------------------------------- the zod schema
 
-type Schema = z.core.$ZodType & { description?: string };
+type Schema = z.core.$ZodType;
 
 function def(schema: Schema): z.core.$ZodTypeDef & Record<string, unknown> {
   return schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
 }
 
-/** The schema under optional/default/prefault wrappers, the first default met, and any description. */
-function unwrap(schema: Schema): { core: Schema; defaultValue?: { value: unknown }; description?: string } {
-  let description = schema.description;
+/** The schema under optional/default/prefault/readonly wrappers, and the first default met. */
+function unwrap(schema: Schema): { core: Schema; defaultValue?: { value: unknown } } {
   let defaultValue: { value: unknown } | undefined;
   let core = schema;
   for (;;) {
     const d = def(core);
     if (d.type === 'default' || d.type === 'prefault') defaultValue ??= { value: d.defaultValue };
-    if (d.type !== 'optional' && d.type !== 'default' && d.type !== 'prefault' && d.type !== 'nullable')
-      break;
+    if (d.type === 'pipe') {
+      core = d.in as Schema;
+      continue;
+    }
+    if (!['optional', 'default', 'prefault', 'nullable', 'readonly'].includes(d.type)) break;
     core = d.innerType as Schema;
-    description ??= core.description;
   }
-  return { core, defaultValue, description };
+  return { core, defaultValue };
 }
 
 function typeOf(schema: Schema, path: string): string {
@@ -150,6 +152,8 @@ function typeOf(schema: Schema, path: string): string {
     }
     case 'string':
       return d.format === 'url' ? 'URL' : 'string';
+    case 'boolean':
+      return 'boolean';
     case 'array': {
       const element = typeOf(unwrap(d.element as Schema).core, path);
       return element.includes(' ') ? `(${element})[]` : `${element}[]`;
@@ -160,6 +164,8 @@ function typeOf(schema: Schema, path: string): string {
       const keys = Object.keys(d.shape as object);
       return keys.length === 1 ? `{ ${keys[0]} }` : 'object';
     }
+    case 'transform':
+      return typeOf(unwrap(d.in as Schema).core, path);
     case 'custom':
       return customType(path);
     case 'unknown':
@@ -179,52 +185,50 @@ function render(value: unknown): string {
   return String(value);
 }
 
-/** Object schemas reachable from `schema` through unions (the shape of `retry: false | {...}`). */
-function objectsIn(schema: Schema): Array<Record<string, Schema>> {
+/**
+ * Object schemas reachable from `schema` through unions, records and arrays (`retry: false | {...}`),
+ * each with what its fields' paths add to the option's: `.`, `.<name>.` or `[].`.
+ */
+function objectsIn(schema: Schema): Array<[string, Record<string, Schema>]> {
   const d = def(schema);
-  if (d.type === 'object') return [d.shape as Record<string, Schema>];
+  if (d.type === 'object') return [['.', d.shape as Record<string, Schema>]];
   if (d.type === 'union') return (d.options as Schema[]).flatMap((o) => objectsIn(unwrap(o).core));
+  if (d.type === 'record')
+    return objectsIn(unwrap(d.valueType as Schema).core).map(([p, s]) => [`.<name>${p}`, s]);
+  if (d.type === 'array') return objectsIn(unwrap(d.element as Schema).core).map(([p, s]) => [`[]${p}`, s]);
   return [];
 }
+
+/** Descriptions of the few schema nodes that carry none (a source block of the discovery union). */
+const FALLBACK: Record<string, string> = {
+  'discovery.static':
+    'Static endpoints: `{ service: [url or { url, id, weight, tags, meta }, ...] }`; see `StaticDiscovery`.',
+  'discovery.consul': 'Consul blocking queries on the agent; the fields below (see docs/discovery.md).',
+};
 
 function rows(shape: Record<string, Schema>, prefix: string, docs: Map<string, Doc>, out: Row[]): void {
   for (const [key, field] of Object.entries(shape)) {
     const path = `${prefix}${key}`;
-    const { core, defaultValue, description } = unwrap(field);
-    const doc = docs.get(path.replace(/^services\.<name>\./, ''));
-    const schemaDefault = defaultValue === undefined ? undefined : render(defaultValue.value);
-    const tsDefault = doc?.defaultValue;
-    if (schemaDefault !== undefined && tsDefault && /^`[^`]*`$/.test(tsDefault)) {
-      if (tsDefault.slice(1, -1).replace(/\s/g, '') !== schemaDefault.replace(/\s/g, '')) {
-        throw new Error(`${path}: the schema's default ${schemaDefault} and the TSDoc's ${tsDefault} differ`);
-      }
-    }
+    const { core, defaultValue } = unwrap(field);
+    const doc = docs.get(path) ?? docs.get(path.replace(/^services\.<name>\./, ''));
     const shown =
-      tsDefault && (schemaDefault === undefined || schemaDefault === '{}')
-        ? tsDefault
-        : schemaDefault === undefined
-          ? 'none'
-          : `\`${schemaDefault}\``;
-    const text = doc?.text || description || FALLBACK[path];
-    if (!text)
-      throw new Error(`${path} has no description: add .describe() to its schema or TSDoc to its type`);
+      defaultValue !== undefined
+        ? `\`${render(defaultValue.value)}\``
+        : doc?.defaultValue
+          ? doc.defaultValue
+          : 'none';
+    const text = doc?.text || FALLBACK[path];
+    if (!text) throw new Error(`${path} has no description: document its schema field`);
     out.push({
       path,
       type: typeOf(core, path),
       defaultValue: shown,
       description: text.replace(/\|/g, '\\|'),
     });
-    if (path === 'services') continue; // documented once, below
-    for (const nested of objectsIn(core)) rows(nested, `${path}.`, docs, out);
+    if (path === 'services') continue; // the policy options, documented once
+    for (const [sub, nested] of objectsIn(core)) rows(nested, `${path}${sub}`, docs, out);
   }
 }
-
-/** Descriptions of the few schema nodes that carry none (union branches). */
-const FALLBACK: Record<string, string> = {
-  'discovery.static':
-    'Static endpoints: `{ service: [url or { url, id, weight, tags, meta }, ...] }`; see `StaticDiscovery`.',
-  'discovery.consul': 'Consul blocking queries on the agent; the fields below (see docs/discovery.md).',
-};
 
 /** The TypeScript type users pass for the options the schema can only check by shape. */
 function customType(path: string): string {
@@ -247,48 +251,19 @@ function table(list: Row[]): string {
   return lines.join('\n');
 }
 
-/** The sidecar-only keys, from their TSDoc, checked against the defaults parsing applies. */
-function sidecarRows(): Row[] {
-  const docs = interfaceDocs('src/sidecar/config.ts', 'SidecarProcessOptions');
-  const { mesh: _, ...applied } = parseSidecarConfig({}) as unknown as Record<string, unknown>;
-  const keys = [...docs.keys()];
-  if (Object.keys(applied).sort().join() !== [...keys].sort().join()) {
-    throw new Error(
-      `sidecar keys ${keys.join()} differ from SidecarProcessOptions ${[...docs.keys()].join()}`,
-    );
-  }
-  return keys.map((key) => {
-    const value = applied[key] as unknown;
-    const actual =
-      typeof value === 'object' && value !== null
-        ? `'${(value as { host: string }).host}:${(value as { port: number }).port}'`
-        : render(value);
-    const doc = docs.get(key)!;
-    if (doc.defaultValue !== `\`${actual}\``) {
-      throw new Error(`sidecar ${key}: TSDoc default ${doc.defaultValue} but parsing applies ${actual}`);
-    }
-    return {
-      path: key,
-      type: typeof value === 'number' ? 'integer' : 'string',
-      defaultValue: doc.defaultValue,
-      description: doc.text,
-    };
-  });
-}
-
 /** The whole reference, as `docs/configuration.md` must read. */
 export function renderConfigDocs(): string {
-  const docs = interfaceDocs('src/options.ts', 'MeshClientOptions');
+  const docs = typeDocs('src/sidecar/options.ts', 'SidecarConfigFile');
   const all: Row[] = [];
-  rows(def(optionsSchema as Schema).shape as Record<string, Schema>, '', docs, all);
+  rows(def(sidecarConfigSchema).shape as Record<string, Schema>, '', docs, all);
+  const processKeys = new Set<string>(sidecarProcessKeys);
   const sections = new Map<string, Row[]>();
   for (const row of all) {
     const top = row.path.split('.')[0]!;
-    sections.set(top, [...(sections.get(top) ?? []), row]);
+    const section = processKeys.has(top) ? '(sidecar)' : top;
+    sections.set(section, [...(sections.get(section) ?? []), row]);
   }
-  const policy = Object.keys(def(optionsSchema as Schema).shape as object).filter((k) =>
-    ['mode', 'sidecar', 'loadBalancer', 'retry', 'circuitBreaker', 'timeout', 'axios'].includes(k),
-  );
+  const policy = Object.keys(def(policySchema).shape as object);
   const out = [
     '<!-- Generated by scripts/gen-config-docs.ts from the options schema: do not edit; run `npm run docs:config`. -->',
     '',
@@ -300,12 +275,14 @@ export function renderConfigDocs(): string {
     '`options.retry.attempts: Too small: expected number to be >=1`.',
     '',
     `**Per service.** \`services.<name>\` takes any of the policy options (${policy.map((p) => `\`${p}\``).join(', ')})`,
-    'with the same fields and no defaults of its own: a field it leaves out comes from the global',
-    'option; `false` (for `retry`, `circuitBreaker`, `budget`) replaces; objects merge field by field.',
+    'with the same fields: what it names is layered onto the global option (objects merge field by',
+    'field; `false`, arrays and values replace; the fields of `routing` replace as a whole), so a',
+    'field it leaves out comes from the global option, and defaults fill what neither names.',
     '',
     'Times are in milliseconds unless the name says otherwise. "none" means the option is unset unless given.',
   ];
   for (const [top, list] of sections) {
+    if (top === '(sidecar)') continue;
     out.push('', `## \`${top}\``, '', table(list));
   }
   out.push(
@@ -314,7 +291,7 @@ export function renderConfigDocs(): string {
     '',
     'Only in the `mesh-sidecar` config file (see [sidecar.md](sidecar.md)).',
     '',
-    table(sidecarRows()),
+    table(sections.get('(sidecar)') ?? []),
     '',
   );
   return out.join('\n');

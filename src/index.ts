@@ -4,8 +4,9 @@
  * @packageDocumentation
  */
 
-export type { OutlierDetectionOptions, OutlierReason } from './breaker/outlier.js';
-export { MeshClient, type MeshRequestConfig } from './client.js';
+export { BALANCER_POLICIES, type BalancerPolicy, type LoadBalancerOptions } from './balance/options.js';
+export type { CircuitBreakerOptions } from './breaker/options.js';
+export { MeshClient, type MeshRequestConfig } from './client/client.js';
 export type {
   ConfigAppliedEvent,
   ConfigRejectedEvent,
@@ -30,48 +31,37 @@ export {
   type ServiceRegistration,
 } from './discovery/consul-registration.js';
 export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
+export type { DiscoveryOptions } from './discovery/options.js';
 export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
-export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors.js';
-export type { Layer, PolicyPart, PolicyReport } from './explain.js';
-export type { Position } from './governance.js';
-export type { ConcurrencyLimitOptions } from './limit/concurrency.js';
-export type { RateLimitOptions } from './limit/rate.js';
+export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors/mesh-error.js';
+export { FAULT_HEADER } from './fault/fault.js';
+export type { FaultAbort, FaultDelay, FaultOptions } from './fault/options.js';
+export type { SidecarOptions } from './handoff/options.js';
+export type { HedgeOptions } from './hedge/options.js';
+export type { ConcurrencyLimitOptions, LimitsOptions, RateLimitOptions } from './limit/options.js';
+export type { Layer, PolicyPart, PolicyReport } from './mesh/explain.js';
+export type { PositionName } from './mesh/position.js';
+export type { PolicyPath } from './mesh/stack.js';
 export type {
-  BackoffOptions,
-  BalancerPolicy,
-  CircuitBreakerOptions,
-  DiscoveryOptions,
-  Full,
-  LoadBalancerOptions,
+  ConfigureOptions,
   MeshClientOptions,
   PolicyOptions,
   ResolvedOptions,
-  RetryBudgetOptions,
-  RetryOptions,
   ServicePolicy,
-  SidecarOptions,
-  TimeoutOptions,
-} from './options.js';
-export type { ConfigureOptions } from './options-configure.js';
-export type {
-  GovernanceOptions,
-  GovernancePolicy,
-  LimitsOptions,
-  ResolvedLimits,
-  ResolvedRouting,
-} from './options-governance.js';
-export type { HedgeOptions } from './retry/hedge.js';
+} from './options/index.js';
+export type { OutlierReason } from './outlier/detector.js';
+export type { OutlierDetectionOptions } from './outlier/options.js';
+export type { BackoffOptions, RetryBudgetOptions, RetryOptions } from './retry/options.js';
 export { ATTEMPTS_HEADER } from './retry/stacking.js';
-export { FAULT_HEADER, type FaultAbort, type FaultDelay, type FaultOptions } from './route/fault.js';
 export type {
   RouteDestination,
   RouteMatch,
   RouteRule,
   RoutingOptions,
   SubsetWeight,
-} from './route/rules.js';
+  ZoneAwareOptions,
+} from './route/options.js';
 export type { Selector } from './route/subsets.js';
-export type { ZoneAwareOptions } from './route/zone.js';
 export type {
   AttemptEvent,
   BudgetExhaustedEvent,
@@ -82,6 +72,7 @@ export type {
   EndpointsEvent,
   FaultEvent,
   HedgeEvent,
+  MeshEventPayloads,
   MeshEvents,
   RetryEvent,
   RouteFallbackEvent,
@@ -97,6 +88,7 @@ export type {
   TracingOptions,
 } from './telemetry/options.js';
 export { extractContext, type HeaderCarrier, injectContext, TRACER_NAME } from './telemetry/tracing.js';
+export type { TimeoutOptions } from './timeout/options.js';
 export {
   DEADLINE_HEADER,
   deadlineMiddleware,

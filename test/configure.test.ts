@@ -4,9 +4,9 @@
  * started on. Real loopback upstreams.
  */
 import { describe, expect, it } from 'vitest';
-import { MeshClient } from '../src/client.js';
+import { MeshClient } from '../src/client/client.js';
 import { ManualClock } from '../src/core/clock.js';
-import { isMeshError } from '../src/errors.js';
+import { isMeshError } from '../src/errors/mesh-error.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
 import { sidecarFor } from './support/sidecar.js';

@@ -14,7 +14,7 @@ import { ManualClock } from '../src/core/clock.js';
 import { ConsulDiscovery } from '../src/discovery/consul.js';
 import { resolveConsulConnection } from '../src/discovery/consul-connection.js';
 import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
-import { isMeshError } from '../src/errors.js';
+import { isMeshError } from '../src/errors/mesh-error.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {
   agent,

@@ -18,7 +18,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConsulDiscovery } from '../src/discovery/consul.js';
 import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
-import { isMeshError } from '../src/errors.js';
+import { isMeshError } from '../src/errors/mesh-error.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {
   agent,

@@ -5,7 +5,7 @@
  * removes the overrides. Real loopback upstreams.
  */
 import { describe, expect, it } from 'vitest';
-import { MeshClient } from '../src/client.js';
+import { MeshClient } from '../src/client/client.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';

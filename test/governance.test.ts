@@ -6,10 +6,10 @@
  * bulkhead and the rate limit, fault injection and hedging.
  */
 import { describe, expect, it } from 'vitest';
-import { MeshClient } from '../src/client.js';
+import { MeshClient } from '../src/client/client.js';
 import { ManualClock } from '../src/core/clock.js';
 import { seededRandom } from '../src/core/random.js';
-import { isMeshError } from '../src/errors.js';
+import { isMeshError } from '../src/errors/mesh-error.js';
 import type { MeshEvents } from '../src/telemetry/events.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { type Behaviour, Upstream } from '../testkit/upstream.js';

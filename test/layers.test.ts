@@ -186,7 +186,7 @@ describe('explain()', () => {
     expect(report).toMatchObject({ position: 'client', mode: 'direct', ignored: [] });
     expect(report.parts.loadBalancer.layer).toBe('client');
     expect(report.parts.retry).toMatchObject({ layer: 'none', setting: false });
-    expect(report.parts.deadlinePropagation).toMatchObject({ layer: 'client', setting: true });
+    expect(report.parts['timeout.propagate']).toMatchObject({ layer: 'client', setting: true });
   });
 
   it("sidecar mode with fallback 'none': the sidecar applies the policy; the client's own settings are listed as ignored", () => {
@@ -199,12 +199,16 @@ describe('explain()', () => {
     const report = mesh.explain('users');
     expect(report.mode).toBe('sidecar');
     expect(report.parts.retry.layer).toBe('sidecar');
-    expect(report.parts.totalTimeout).toMatchObject({ layer: 'client', note: 'propagated to the sidecar' });
+    expect(report.parts['timeout.total']).toMatchObject({
+      layer: 'client',
+      note: 'propagated to the sidecar',
+    });
     expect(report.ignored.map((i) => i.option)).toEqual([
       'services.users.discovery',
+      'services.users.retry',
+      'services.users.retry.stacking',
       'services.users.loadBalancer',
       'services.users.circuitBreaker',
-      'services.users.retry',
       'services.users.timeout.perTry',
     ]);
   });
@@ -218,14 +222,14 @@ describe('explain()', () => {
     });
     open.push(direct, viaSidecar);
     const parts = direct.explain('users').parts;
-    expect(parts.rateLimit).toMatchObject({ layer: 'client', setting: { rate: 10 } });
-    expect(parts.hedging.layer).toBe('none');
+    expect(parts['limits.rate']).toMatchObject({ layer: 'client', setting: { rate: 10 } });
+    expect(parts.hedge.layer).toBe('none');
     expect(parts.routing.layer).toBe('none');
     const report = viaSidecar.explain('users');
     expect(report.parts.faults.layer).toBe('sidecar');
     const ignored = report.ignored.map((i) => i.option);
     expect(ignored).toContain('services.users.faults');
-    expect(ignored).not.toContain('services.users.hedging');
+    expect(ignored).not.toContain('services.users.hedge');
   });
 
   it("the sidecar's /stats reports its policy per service, and what it ignores", async () => {

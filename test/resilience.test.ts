@@ -1,6 +1,6 @@
 /**
  * Failure scenarios against real loopback servers: refused connections, 503s, slow and hung
- * endpoints, resets. Figures (success rates, shares) are printed so the closing note can quote them.
+ * endpoints, resets. Figures (success rates, shares) are printed so a run's log can be quoted.
  */
 import { AxiosError } from 'axios';
 import { type BalancerPolicy, isMeshError, MeshClient, type MeshClientOptions } from 'mesh-client';

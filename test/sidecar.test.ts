@@ -104,7 +104,7 @@ describe('the same resilience as the fat client', () => {
     const total = ups.reduce((s, u) => s + u.count, 0);
     expect(ups[2]!.count / total).toBeLessThan(0.05);
     const bad = sidecar.mesh
-      .runtime('users')
+      .service('users')
       .snapshot()
       .find((e) => e.url === ups[2]!.url);
     expect(bad).toMatchObject({ state: 'open', ejected: true });

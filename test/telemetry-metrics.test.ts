@@ -6,8 +6,9 @@
 import { isMeshError, MeshClient, type MeshError, type StaticDiscovery } from 'mesh-client';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Mesh } from '../src/mesh.js';
-import { parseOptions } from '../src/options.js';
+import { ClientPosition } from '../src/client/position.js';
+import { Mesh } from '../src/mesh/mesh.js';
+import { STACK } from '../src/mesh/stack.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { closedPortUrl, Upstream } from '../testkit/upstream.js';
 
@@ -254,12 +255,19 @@ describe('registries', () => {
     expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);
 
     const core = new Mesh(
-      parseOptions({ discovery: { static: { users: [ok.url] } }, telemetry: { tracing: false } }),
+      { discovery: { static: { users: [ok.url] } }, telemetry: { tracing: false } },
+      new ClientPosition(),
     );
     open.push(core);
-    const runtime = core.runtime('users');
-    expect(core.telemetry.requestFilters(runtime)).toEqual([]);
-    expect(core.telemetry.attemptFilters(runtime)).toEqual([]);
+    const state = core.service('users');
+    const telemetry = STACK.filter((stage) => /metrics|tracing/.test(stage.role));
+    expect(telemetry.map((stage) => stage.role)).toEqual([
+      'request-tracing',
+      'request-metrics',
+      'attempt-tracing',
+      'attempt-metrics',
+    ]);
+    for (const stage of telemetry) expect(stage.make(state)).toBeUndefined();
   });
 
   it('clients sharing a registry add to the same series; a name clash is MESH_BAD_OPTIONS', async () => {

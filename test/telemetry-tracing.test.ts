@@ -16,9 +16,9 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { MeshClient } from 'mesh-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Call, compose } from '../src/core/call.js';
-import { Mesh } from '../src/mesh.js';
-import { parseOptions } from '../src/options.js';
+import { ClientPosition } from '../src/client/position.js';
+import { type Call, compose, newCall } from '../src/core/call.js';
+import { Mesh } from '../src/mesh/mesh.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
@@ -276,32 +276,36 @@ describe('with an SDK', () => {
       expect(exporter.getFinishedSpans()).toEqual([]);
     });
 
-    it('the hand-off filters (a client in sidecar mode) send the request span to the sidecar', async () => {
+    it('the hand-off stages (a client in sidecar mode) send the request span to the sidecar', async () => {
       const ok = await upstream('ok');
       const sidecar = await sidecarFor({ discovery: { static: { users: [ok.url] } } });
       open.push(sidecar);
-      const core = new Mesh(parseOptions({}));
+      const core = new Mesh({}, new ClientPosition());
       open.push(core);
-      // What client.ts composes in sidecar mode, over a transport that sends to the sidecar by Host.
-      const handler = compose(...core.telemetry.handOffFilters('users'))(async (call: Call) => {
+      // The request span and the hand-off's trace context, as the pipeline composes them in sidecar
+      // mode, over a transport that sends to the sidecar by Host.
+      const tracing = core.telemetry.tracing!;
+      const handler = compose(
+        tracing.requestFilter('users'),
+        tracing.handOffFilter(),
+      )(async (call: Call) => {
         const res = await raw(sidecar.address, call.path, { headers: { host: 'users', ...call.headers } });
         return { status: res.status };
       });
       const app = await tracer().startActiveSpan('app', async (span) => {
-        await handler({
-          service: 'users',
-          method: 'GET',
-          path: '/users/7',
-          hashKey: undefined,
-          idempotent: true,
-          replayable: true,
-          request: undefined,
-          signal: core.shutdown,
-          deadline: Number.POSITIVE_INFINITY,
-          attempt: 0,
-          tried: [],
-          endpoint: undefined,
-        });
+        await handler(
+          newCall({
+            service: 'users',
+            method: 'GET',
+            path: '/users/7',
+            hashKey: undefined,
+            idempotent: true,
+            replayable: true,
+            request: undefined,
+            signal: core.shutdown,
+            deadline: Number.POSITIVE_INFINITY,
+          }),
+        );
         span.end();
         return span;
       });

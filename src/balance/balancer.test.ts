@@ -1,16 +1,22 @@
 /** The contract every balancer keeps, plus the shared sampling helpers. */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../core/random.js';
-import type { BalancerPolicy } from '../options.js';
-import { untriedFrom, weightedIndex } from './balancer.js';
-import { type Balancer, createBalancer } from './index.js';
-import { endpointInfos, makeCall, makeContext, makePool, tally } from './test-helpers.js';
+import { endpointInfos, makeCall, makeContext, makePool, setReady, tally } from '../core/test-helpers.js';
+import { type Balancer, untriedFrom, weightedIndex } from './balancer.js';
+import { BALANCER_POLICIES, BALANCERS, type BalancerPolicy } from './options.js';
 
 const POLICIES: BalancerPolicy[] = ['peak-ewma', 'least-request', 'round-robin', 'random', 'ring-hash'];
 
 function build(policy: BalancerPolicy, seed = 7): Balancer {
-  return createBalancer({ policy, decay: 10_000, initialRtt: 30, failurePenalty: 1_000 }, makeContext(seed));
+  return BALANCERS[policy].create(
+    { policy, decay: 10_000, initialRtt: 30, failurePenalty: 1_000 },
+    makeContext(seed),
+  );
 }
+
+it('registers exactly the documented policies', () => {
+  expect([...BALANCER_POLICIES].sort()).toEqual([...POLICIES].sort());
+});
 
 /** Calls with and without a hash key, so ring-hash is checked on both of its paths. */
 const callShapes = [
@@ -25,7 +31,7 @@ describe.each(POLICIES)('%s balancer contract', (policy) => {
     expect(balancer.pick(makePool(0), makeCall({ hashKey: 'k' }))).toBeUndefined();
 
     const pool = makePool(3);
-    for (const ep of pool.all) pool.setReady(ep, false);
+    for (const ep of pool.all) setReady(pool, ep, false);
     expect(pool.ready).toHaveLength(0);
     expect(balancer.pick(pool, makeCall())).toBeUndefined();
     expect(balancer.pick(pool, makeCall({ hashKey: 'k' }))).toBeUndefined();
@@ -33,7 +39,7 @@ describe.each(POLICIES)('%s balancer contract', (policy) => {
 
   it('returns the only ready endpoint', () => {
     const pool = makePool(5);
-    for (const ep of pool.all.slice(1)) pool.setReady(ep, false);
+    for (const ep of pool.all.slice(1)) setReady(pool, ep, false);
     const balancer = build(policy);
     for (let i = 0; i < 50; i++) {
       expect(balancer.pick(pool, makeCall({ hashKey: i % 2 ? `k${i}` : undefined }))).toBe(pool.all[0]);
@@ -43,7 +49,7 @@ describe.each(POLICIES)('%s balancer contract', (policy) => {
   it.each(callShapes)('never picks an endpoint that is not ready ($name)', ({ hashKey }) => {
     const pool = makePool(endpointInfos(10, (i) => 1 + (i % 3)));
     const out = new Set([pool.all[0]!, pool.all[4]!, pool.all[9]!]);
-    for (const ep of out) pool.setReady(ep, false);
+    for (const ep of out) setReady(pool, ep, false);
     const balancer = build(policy);
     const seen = new Set<unknown>();
     for (let i = 0; i < 3_000; i++) {
@@ -86,7 +92,7 @@ describe.each(POLICIES)('%s balancer contract', (policy) => {
   it('skips tried endpoints that are also not ready', () => {
     const pool = makePool(5);
     const balancer = build(policy);
-    pool.setReady(pool.all[4]!, false);
+    setReady(pool, pool.all[4]!, false);
     const tried = [pool.all[0]!, pool.all[1]!, pool.all[2]!];
     for (let i = 0; i < 200; i++) {
       expect(balancer.pick(pool, makeCall({ tried, hashKey: i % 2 ? `k${i}` : undefined }))).toBe(

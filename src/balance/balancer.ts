@@ -7,25 +7,41 @@
  * alias/EDF tables; rejection keeps the pick table-free at the cost of `maxWeight / meanWeight`
  * expected draws, small for real weight spreads, with an exact linear draw when they all miss).
  */
-import type { Call } from '../core/call.js';
+import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointView } from '../core/pool.js';
+import type { EndpointView, Picker, PickRequest } from '../core/view.js';
+import type { Load } from '../load/load.js';
 
-/** Picks the endpoint for one attempt. */
-export interface Balancer {
-  /**
-   * Choose from `pool.ready` (the service's pool, or a routing subset of it), preferring
-   * endpoints this request has not tried yet (`call.tried`). Returns `undefined` only when
-   * nothing is ready.
-   */
-  pick(pool: EndpointView, call: Call): Endpoint | undefined;
+/** Picks the endpoint for one attempt (from the service's pool, or a routing subset of it). */
+export interface Balancer extends Picker {
+  /** The load metric the balancer ranks by; the balance filter reports attempts to it. None: no load is recorded. */
+  readonly load?: Load | undefined;
 }
 
 /** What balancers may read besides the pool. */
 export interface BalancerContext {
   clock: Clock;
   random: () => number;
+}
+
+/**
+ * One load-balancing policy: the tuning fields it reads from the `loadBalancer` option (zod
+ * fields with their defaults, documented where they are declared) and how to build it. A policy
+ * is one file exporting its definition, registered by name in `policies.ts`.
+ */
+export interface BalancerDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  /** The policy's own tuning fields of `loadBalancer`. */
+  readonly tuning: Shape;
+  /** A balancer for one service (or one routing subset). */
+  create(tuning: z.output<z.ZodObject<Shape>>, ctx: BalancerContext): Balancer;
+}
+
+/** Declare a policy (typed, so `create` receives the tuning its fields parse to). */
+export function defineBalancer<Shape extends z.ZodRawShape>(
+  definition: BalancerDefinition<Shape>,
+): BalancerDefinition<Shape> {
+  return definition;
 }
 
 const MAX_DRAWS = 16;
@@ -56,7 +72,7 @@ export function weightedIndex(pool: EndpointView, random: () => number): number 
  * Steer a retry away from endpoints already tried: the first untried ready endpoint at or after
  * `index` (wrapping), or the candidate itself when every ready endpoint was tried.
  */
-export function untriedFrom(pool: EndpointView, index: number, call: Call): Endpoint {
+export function untriedFrom(pool: EndpointView, index: number, call: PickRequest): Endpoint {
   const ready = pool.ready;
   const candidate = ready[index]!;
   const tried = call.tried;

@@ -1,28 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import type { Call, Handler, Reply } from '../core/call.js';
-import type { EndpointView } from '../core/pool.js';
-import { MeshError } from '../errors.js';
-import { type AttemptEvent, MeshEmitter } from '../telemetry/events.js';
-import { type BalanceContext, balance } from './filter.js';
+import { makeCall, makeContext, makePool, setReady } from '../core/test-helpers.js';
+import type { EndpointView } from '../core/view.js';
+import { MeshError } from '../errors/mesh-error.js';
+import { PeakEwma } from '../load/peak-ewma.js';
+import { MeshEmitter } from '../telemetry/events.js';
+import { type AttemptEvent, type BalanceContext, balance } from './filter.js';
 import { RoundRobinBalancer } from './round-robin.js';
-import { makeCall, makeContext, makePool } from './test-helpers.js';
 
-const LOAD = { policy: 'round-robin', decay: 10_000, initialRtt: 30, failurePenalty: 1_000 } as const;
+const LOAD = { decay: 10_000, initialRtt: 30, failurePenalty: 1_000 } as const;
 
+/** Round-robin picks, with a Peak-EWMA load metric for the filter to record into. */
 function setup(n = 2) {
   const { clock } = makeContext();
   const pool = makePool(n, clock);
   const events = new MeshEmitter();
+  const load = new PeakEwma(LOAD);
+  const rr = new RoundRobinBalancer();
   const ctx: BalanceContext = {
     service: 'svc',
     pool,
-    balancer: new RoundRobinBalancer(),
-    load: { ...LOAD },
+    balancer: { pick: (view, call) => rr.pick(view, call), load },
     clock,
     events,
-    ready: () => undefined,
   };
-  return { clock, pool, events, filter: balance(ctx) };
+  const estimate = (call: Call) => load.estimate(call.endpoint!);
+  return { clock, pool, events, estimate, filter: balance(ctx) };
 }
 
 /** A transport that takes `ms` on the clock, then answers `status` or throws `error`. */
@@ -37,7 +40,7 @@ function transport(clock: { advance(ms: number): void }, ms: number, outcome: nu
 
 describe('balance filter', () => {
   it('sets the endpoint, counts it in flight during the attempt, and records the latency', async () => {
-    const { clock, pool, filter } = setup();
+    const { clock, pool, estimate, filter } = setup();
     const call = makeCall();
     const reply = await filter(transport(clock, 40, 200))(call);
     expect(reply.status).toBe(200);
@@ -46,39 +49,39 @@ describe('balance filter', () => {
     expect(ep.inFlight).toBe(0);
     expect(ep.requests).toBe(1);
     expect(ep.failures).toBe(0);
-    expect(ep.measured).toBe(true);
-    expect(ep.rtt).toBe(40);
+    expect(estimate(call).measured).toBe(true);
+    expect(estimate(call).rtt).toBe(40);
   });
 
   it('records a fast 5xx as at least the failure penalty', async () => {
-    const { clock, filter } = setup();
+    const { clock, estimate, filter } = setup();
     const call = makeCall();
     await filter(transport(clock, 3, 503))(call);
     expect(call.endpoint!.failures).toBe(1);
-    expect(call.endpoint!.rtt).toBe(LOAD.failurePenalty);
+    expect(estimate(call).rtt).toBe(LOAD.failurePenalty);
   });
 
   it('records a transport error as a failure and rethrows it', async () => {
-    const { clock, filter } = setup();
+    const { clock, estimate, filter } = setup();
     const call = makeCall();
     const err = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
     await expect(filter(transport(clock, 1, err))(call)).rejects.toBe(err);
     expect(call.endpoint!.inFlight).toBe(0);
     expect(call.endpoint!.failures).toBe(1);
-    expect(call.endpoint!.rtt).toBe(LOAD.failurePenalty);
+    expect(estimate(call).rtt).toBe(LOAD.failurePenalty);
   });
 
   it('does not count an attempt a breaker refused', async () => {
-    const { clock, filter } = setup();
+    const { clock, estimate, filter } = setup();
     const call = makeCall();
     const open = new MeshError('MESH_CIRCUIT_OPEN', 'open');
     await expect(filter(transport(clock, 0, open))(call)).rejects.toBe(open);
     expect(call.endpoint!.failures).toBe(0);
-    expect(call.endpoint!.measured).toBe(false);
+    expect(estimate(call).measured).toBe(false);
   });
 
   it('does not count an attempt the caller aborted', async () => {
-    const { clock, filter } = setup();
+    const { clock, estimate, filter } = setup();
     const controller = new AbortController();
     const call = makeCall({ signal: controller.signal });
     const next: Handler = async () => {
@@ -88,11 +91,11 @@ describe('balance filter', () => {
     };
     await expect(filter(next)(call)).rejects.toThrow('caller gave up');
     expect(call.endpoint!.failures).toBe(0);
-    expect(call.endpoint!.measured).toBe(false);
+    expect(estimate(call).measured).toBe(false);
   });
 
   it('counts an attempt cut short by a timeout as a failure', async () => {
-    const { clock, filter } = setup();
+    const { clock, estimate, filter } = setup();
     const controller = new AbortController();
     const call = makeCall({ signal: controller.signal });
     const next: Handler = async () => {
@@ -102,7 +105,7 @@ describe('balance filter', () => {
     };
     await expect(filter(next)(call)).rejects.toThrow('MESH_TIMEOUT');
     expect(call.endpoint!.failures).toBe(1);
-    expect(call.endpoint!.rtt).toBe(2_000);
+    expect(estimate(call).rtt).toBe(2_000);
   });
 
   it('fails with MESH_NO_ENDPOINTS when discovery lists none', async () => {
@@ -115,7 +118,7 @@ describe('balance filter', () => {
 
   it('fails with MESH_CIRCUIT_OPEN when no endpoint is ready', async () => {
     const { clock, pool, filter } = setup(2);
-    for (const ep of pool.all) pool.setReady(ep, false);
+    for (const ep of pool.all) setReady(pool, ep, false);
     await expect(filter(transport(clock, 0, 200))(makeCall())).rejects.toMatchObject({
       code: 'MESH_CIRCUIT_OPEN',
     });
@@ -134,15 +137,15 @@ describe('balance filter', () => {
       uniformWeights: true,
       picker: {
         pick: (view, call) => {
-          picks.push(call.path);
+          picks.push(call.hashKey ?? '');
           return view.ready[1];
         },
       },
     };
-    const call = makeCall({ subset, path: '/routed' });
+    const call = makeCall({ subset, hashKey: 'routed' });
     await filter(transport(clock, 1, 200))(call);
     expect(call.endpoint).toBe(members[1]);
-    expect(picks).toEqual(['/routed']);
+    expect(picks).toEqual(['routed']);
     // Without a picker, the service's balancer picks from the subset.
     for (let i = 0; i < 4; i++) {
       const plain = makeCall({ subset: { ...subset, picker: undefined } });

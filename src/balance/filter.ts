@@ -1,43 +1,55 @@
 /**
- * The balance filter: picks the endpoint for an attempt and keeps the load signals the
- * balancers read (requests in flight, the peak-EWMA latency estimate, totals for snapshots).
- * Failures are recorded with at least the failure penalty as latency, so a fast 503 does not
- * make an endpoint look attractive.
+ * The balance stage: picks the endpoint for an attempt and keeps the load signals the
+ * balancers read: requests in flight and totals on the endpoint itself, and each finished
+ * attempt reported to the balancer's load metric when it has one (see `load/`). An attempt cut
+ * short by the caller, or refused by a breaker before it was sent, says nothing about the
+ * endpoint and is not reported.
  */
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
+import type { EventSink } from '../core/events.js';
 import type { EndpointPool } from '../core/pool.js';
-import { isMeshError, MeshError } from '../errors.js';
-import { observeRtt } from '../load/peak-ewma.js';
-import type { LoadBalancerOptions } from '../options.js';
-import { errorCode } from '../retry/policy.js';
-import type { MeshEmitter } from '../telemetry/events.js';
+import { callerGaveUp, errorCode } from '../errors/classify.js';
+import { isMeshError, MeshError } from '../errors/mesh-error.js';
 import type { Balancer } from './balancer.js';
 
-export interface BalanceContext {
+/** One attempt finished (answered, failed or was cut short). */
+export interface AttemptEvent {
   service: string;
-  pool: EndpointPool;
-  balancer: Balancer;
-  load: Required<LoadBalancerOptions>;
-  clock: Clock;
-  events: MeshEmitter;
-  /** Resolves once discovery produced the first endpoint set (or rejects). */
-  ready(call: Call<unknown>): Promise<void> | undefined;
+  endpoint: string;
+  /** 1-based attempt number within the request. */
+  attempt: number;
+  method: string;
+  /** HTTP status, when a response came back. */
+  status: number | undefined;
+  /** Error code (e.g. `ECONNREFUSED`, `MESH_TIMEOUT`), when no response came back. */
+  error: string | undefined;
+  durationMs: number;
+}
+
+/** The events of the balance stage. */
+export interface BalanceEvents {
+  attempt: AttemptEvent;
+}
+
+/** What the balance stage reads of its service. */
+export interface BalanceContext {
+  readonly service: string;
+  readonly pool: EndpointPool;
+  readonly balancer: Balancer;
+  readonly clock: Clock;
+  readonly events: EventSink<BalanceEvents>;
 }
 
 export function balance(ctx: BalanceContext): Filter {
   const { pool, balancer, clock, events, service } = ctx;
-  const { decay, failurePenalty } = ctx.load;
+  const load = balancer.load?.observe ? balancer.load : undefined;
 
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
     async (call: Call<Req>) => {
-      const waiting = ctx.ready(call as Call<unknown>);
-      if (waiting) await waiting;
       // Routing may have narrowed the endpoints to a subset with its own balancer.
       const subset = call.subset;
-      const ep = subset
-        ? (subset.picker ?? balancer).pick(subset, call as Call<unknown>)
-        : balancer.pick(pool, call as Call<unknown>);
+      const ep = subset ? (subset.picker ?? balancer).pick(subset, call) : balancer.pick(pool, call);
       if (!ep) {
         const of = subset ? `the routed subset of service "${service}"` : `service "${service}"`;
         if ((subset ?? pool).all.length === 0) {
@@ -64,14 +76,11 @@ export function balance(ctx: BalanceContext): Filter {
         ep.inFlight--;
         const now = clock.now();
         const rtt = now - start;
-        // An attempt cut short by the caller or a breaker says nothing about the endpoint's speed.
-        const counted =
-          failure === undefined || !(call.signal.aborted && !isMeshError(call.signal.reason, 'MESH_TIMEOUT'));
-        const refused = isMeshError(failure, 'MESH_CIRCUIT_OPEN');
-        if (counted && !refused) {
+        const counted = failure === undefined || !callerGaveUp(call as Call<unknown>);
+        if (counted && !isMeshError(failure, 'MESH_CIRCUIT_OPEN')) {
           const failed = failure !== undefined || (status !== undefined && status >= 500);
           if (failed) ep.failures++;
-          observeRtt(ep, failed ? Math.max(rtt, failurePenalty) : rtt, now, decay);
+          load?.observe?.(ep, rtt, failed, now);
         }
         if (events.wants('attempt')) {
           events.emit('attempt', {

@@ -1,23 +1,24 @@
 /**
  * Power of two choices (Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing",
- * 2001): draw two distinct ready endpoints at random and send to the cheaper. Nearly as good as
- * scanning for the least loaded, in O(1), and without the herding a global minimum causes when
- * many clients share stale load data. Used by Finagle, Linkerd and tower for their
- * least-loaded balancers. Cost functions divide by weight, as Envoy's weighted least request.
+ * 2001): draw two distinct ready endpoints at random and send to the one whose load metric is
+ * lower. Nearly as good as scanning for the least loaded, in O(1), and without the herding a
+ * global minimum causes when many clients share stale load data. Finagle, Linkerd and tower build
+ * their least-loaded balancers on it; the metric is a separate {@link Load}, as in tower's
+ * `p2c::Balance<Load>`.
  */
-import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointView } from '../core/pool.js';
+import type { EndpointView, PickRequest } from '../core/view.js';
+import type { Load } from '../load/load.js';
 import { type Balancer, type BalancerContext, untriedFrom } from './balancer.js';
 
-/** Pick by P2C over a cost function (lower is better). */
-export abstract class P2CBalancer implements Balancer {
-  constructor(protected readonly ctx: BalancerContext) {}
+/** Pick by P2C over `load` (lower cost wins). */
+export class P2C implements Balancer {
+  constructor(
+    readonly load: Load,
+    private readonly ctx: BalancerContext,
+  ) {}
 
-  /** The endpoint's cost now; lower wins. */
-  protected abstract cost(ep: Endpoint): number;
-
-  pick(pool: EndpointView, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: PickRequest): Endpoint | undefined {
     const n = pool.ready.length;
     if (n === 0) return undefined;
     const random = this.ctx.random;
@@ -31,13 +32,7 @@ export abstract class P2CBalancer implements Balancer {
       const aTried = tried.includes(a);
       if (aTried !== tried.includes(b)) return aTried ? b : a;
     }
-    return this.cost(b) < this.cost(a) ? b : a;
-  }
-}
-
-/** Least request: P2C on requests in flight. */
-export class LeastRequestBalancer extends P2CBalancer {
-  protected cost(ep: Endpoint): number {
-    return (ep.inFlight + 1) / ep.weight;
+    const now = this.ctx.clock.now();
+    return this.load.cost(b, now) < this.load.cost(a, now) ? b : a;
   }
 }

@@ -1,17 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import type { Endpoint } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
-import { observeRtt } from '../load/peak-ewma.js';
-import { PeakEwmaBalancer } from './peak-ewma.js';
-import { countOf, endpointInfos, makeCall, makeContext, makePool, tally } from './test-helpers.js';
+import { countOf, endpointInfos, makeCall, makeContext, makePool, tally } from '../core/test-helpers.js';
+import { observeRtt as observeEstimate, PeakEwma } from '../load/peak-ewma.js';
+import type { BalancerContext } from './balancer.js';
+import { P2C } from './p2c.js';
 
 const DECAY = 10_000;
 const PENALTY = 1_000;
 
+/** Peak-EWMA's state: its estimates, keyed by endpoint, shared by every balancer below. */
+let load = new PeakEwma({ decay: DECAY, initialRtt: 30, failurePenalty: PENALTY });
+
+/** A peak-ewma balancer (P2C over the Peak-EWMA load) with the given prior. */
+function peakEwma(ctx: BalancerContext, initialRtt = 30) {
+  load = new PeakEwma({ decay: DECAY, initialRtt, failurePenalty: PENALTY });
+  return new P2C(load, ctx);
+}
+
+/** Record a reply of `ms` from `ep` at `now` in its estimate. */
+function observeRtt(ep: Endpoint, ms: number, now: number, decay: number) {
+  observeEstimate(load.estimate(ep), ms, now, decay);
+}
+
 function setup(n: number, seed: number) {
   const ctx = makeContext(seed);
   const pool = makePool(n, ctx.clock);
-  const balancer = new PeakEwmaBalancer(ctx, DECAY);
+  const balancer = peakEwma(ctx);
   return { ctx, clock: ctx.clock, pool, balancer };
 }
 
@@ -33,7 +48,7 @@ describe('PeakEwmaBalancer', () => {
     const slow = pool.all[3]!;
     observeAll(pool, 20, clock.now(), slow);
     observeRtt(slow, 400, clock.now(), DECAY);
-    expect(slow.measured).toBe(true);
+    expect(load.estimate(slow).measured).toBe(true);
     const counts = tally(balancer, pool, 10_000);
     // P2C never picks the costlier of two distinct endpoints: the slow one loses every pair.
     expect(countOf(counts, slow)).toBeLessThan(100);
@@ -92,7 +107,7 @@ describe('PeakEwmaBalancer', () => {
       endpointInfos(2, (i) => (i === 0 ? 1 : 4)),
       ctx.clock,
     );
-    const balancer = new PeakEwmaBalancer(ctx, DECAY);
+    const balancer = peakEwma(ctx);
     observeRtt(pool.all[0]!, 20, 0, DECAY);
     observeRtt(pool.all[1]!, 40, 0, DECAY);
     // 20 / 1 against 40 / 4: the heavy endpoint is cheaper.
@@ -101,8 +116,8 @@ describe('PeakEwmaBalancer', () => {
 
   it('uses the configured prior for endpoints not yet measured', () => {
     const ctx = makeContext(38);
-    const pool = makePool(2, ctx.clock, 500);
-    const balancer = new PeakEwmaBalancer(ctx, DECAY);
+    const pool = makePool(2, ctx.clock);
+    const balancer = peakEwma(ctx, 500);
     observeRtt(pool.all[0]!, 100, 0, DECAY);
     // The measured 100 ms beats the 500 ms prior.
     for (let i = 0; i < 50; i++) expect(balancer.pick(pool, makeCall())).toBe(pool.all[0]);

@@ -1,25 +1,23 @@
 /**
- * Peak-EWMA balancer (Finagle's `Balancers.p2cPeakEwma`, Linkerd's and tower's default): P2C on
- * cost = latency estimate x (requests in flight + 1). The estimate (see `load/peak-ewma`) reacts
- * to a slow reply at once and forgets it over `decay`, and a failed attempt counts as at least
- * `failurePenalty` ms, so an endpoint that fails fast is not mistaken for a fast one.
+ * Peak-EWMA (Finagle's `Balancers.p2cPeakEwma`, Linkerd's and tower's default): power of two
+ * choices on latency estimate x (requests in flight + 1). The estimate (see `load/peak-ewma`)
+ * reacts to a slow reply at once and forgets it over `decay`, and a failed attempt counts as at
+ * least `failurePenalty` ms, so an endpoint that fails fast is not mistaken for a fast one.
  */
-import type { Endpoint } from '../core/endpoint.js';
-import { currentRtt } from '../load/peak-ewma.js';
-import type { BalancerContext } from './balancer.js';
-import { P2CBalancer } from './p2c.js';
+import { z } from 'zod';
+import { PeakEwma } from '../load/peak-ewma.js';
+import { defineBalancer } from './balancer.js';
+import { P2C } from './p2c.js';
 
-export class PeakEwmaBalancer extends P2CBalancer {
-  constructor(
-    ctx: BalancerContext,
-    private readonly decay: number,
-  ) {
-    super(ctx);
-  }
-
-  protected cost(ep: Endpoint): number {
-    // A zero estimate (idle for many decay periods) must still rank by load.
-    const rtt = currentRtt(ep, this.ctx.clock.now(), this.decay) + Number.EPSILON;
-    return (rtt * (ep.inFlight + 1)) / ep.weight;
-  }
-}
+/** The `peak-ewma` policy. */
+export const peakEwma = defineBalancer({
+  tuning: {
+    /** peak-ewma: time constant (ms) over which the latency estimate decays. */
+    decay: z.number().positive().finite().default(10_000),
+    /** peak-ewma: latency (ms) assumed for an endpoint not yet measured. */
+    initialRtt: z.number().min(0).finite().default(30),
+    /** peak-ewma: latency (ms) recorded for a failed attempt, so failing fast does not look fast. */
+    failurePenalty: z.number().min(0).finite().default(1_000),
+  },
+  create: (tuning, ctx) => new P2C(new PeakEwma(tuning), ctx),
+});

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import {
+  countOf,
+  endpointInfos,
+  makeCall,
+  makeContext,
+  makePool,
+  setReady,
+  tally,
+} from '../core/test-helpers.js';
 import { RandomBalancer } from './random.js';
-import { countOf, endpointInfos, makeCall, makeContext, makePool, tally } from './test-helpers.js';
 
 const PICKS = 30_000;
 
@@ -24,7 +32,7 @@ describe('RandomBalancer', () => {
 
   it('keeps weighted shares among the ready endpoints when some are not ready', () => {
     const pool = makePool(endpointInfos(4, (i) => [1, 3, 10, 1][i]!));
-    pool.setReady(pool.all[2]!, false);
+    setReady(pool, pool.all[2]!, false);
     const counts = tally(new RandomBalancer(makeContext(13)), pool, PICKS);
     expect(countOf(counts, pool.all[2]!)).toBe(0);
     expect(Math.abs(countOf(counts, pool.all[0]!) - 6_000)).toBeLessThan(400);

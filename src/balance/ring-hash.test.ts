@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Endpoint } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
+import {
+  countOf,
+  endpointInfos,
+  makeCall,
+  makeContext,
+  makePool,
+  setReady,
+  tally,
+} from '../core/test-helpers.js';
 import { hashString, RingHashBalancer } from './ring-hash.js';
-import { countOf, endpointInfos, makeCall, makeContext, makePool, tally } from './test-helpers.js';
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 
@@ -101,13 +109,13 @@ describe('RingHashBalancer', () => {
     const ring = new RingHashBalancer(makeContext(47));
     const before = owners(ring, pool);
     const down = pool.all[6]!;
-    pool.setReady(down, false);
+    setReady(pool, down, false);
     const during = owners(ring, pool);
     for (let i = 0; i < KEYS.length; i++) {
       expect(during[i]).not.toBe(down);
       if (before[i] !== down) expect(during[i]).toBe(before[i]);
     }
-    pool.setReady(down, true);
+    setReady(pool, down, true);
     expect(owners(ring, pool)).toEqual(before);
   });
 

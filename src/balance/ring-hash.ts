@@ -10,10 +10,15 @@
  * tried by this request). Lookups are a binary search, O(log n); rebuilding happens only when
  * membership or weights change. Requests without a `hashKey` are spread at random.
  */
-import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointView } from '../core/pool.js';
-import { type Balancer, type BalancerContext, untriedFrom, weightedIndex } from './balancer.js';
+import type { EndpointView, PickRequest } from '../core/view.js';
+import {
+  type Balancer,
+  type BalancerContext,
+  defineBalancer,
+  untriedFrom,
+  weightedIndex,
+} from './balancer.js';
 
 const MAX_RING = 1 << 18;
 /** Points per unit of the smallest weight (160, as in ketama). */
@@ -26,7 +31,7 @@ export class RingHashBalancer implements Balancer {
 
   constructor(private readonly ctx: BalancerContext) {}
 
-  pick(pool: EndpointView, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: PickRequest): Endpoint | undefined {
     if (pool.ready.length === 0) return undefined;
     if (call.hashKey === undefined) return untriedFrom(pool, weightedIndex(pool, this.ctx.random), call);
     if (this.#version !== pool.version) this.#build(pool);
@@ -92,3 +97,6 @@ function mix32(h: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/** The `ring-hash` policy. */
+export const ringHash = defineBalancer({ tuning: {}, create: (_tuning, ctx) => new RingHashBalancer(ctx) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { countOf, endpointInfos, makeCall, makePool, setReady, tally } from '../core/test-helpers.js';
 import { RoundRobinBalancer } from './round-robin.js';
-import { countOf, endpointInfos, makeCall, makePool, tally } from './test-helpers.js';
 
 describe('RoundRobinBalancer', () => {
   it('rotates through equal weights exactly evenly, in order', () => {
@@ -68,7 +68,7 @@ describe('RoundRobinBalancer', () => {
 
   it('keeps ready endpoints proportional when the heaviest is not ready', () => {
     const pool = makePool(endpointInfos(3, (i) => (i === 2 ? 10 : 1)));
-    pool.setReady(pool.all[2]!, false);
+    setReady(pool, pool.all[2]!, false);
     const counts = tally(new RoundRobinBalancer(), pool, 1_000);
     expect(countOf(counts, pool.all[0]!)).toBe(500);
     expect(countOf(counts, pool.all[1]!)).toBe(500);
@@ -77,8 +77,8 @@ describe('RoundRobinBalancer', () => {
 
   it('keeps weighted shares among the ready endpoints after ejections', () => {
     const pool = makePool(endpointInfos(4, (i) => [1, 2, 8, 8][i]!));
-    pool.setReady(pool.all[2]!, false);
-    pool.setReady(pool.all[3]!, false);
+    setReady(pool, pool.all[2]!, false);
+    setReady(pool, pool.all[3]!, false);
     const counts = tally(new RoundRobinBalancer(), pool, 900);
     expect(countOf(counts, pool.all[0]!)).toBe(300);
     expect(countOf(counts, pool.all[1]!)).toBe(600);
@@ -98,8 +98,8 @@ describe('RoundRobinBalancer', () => {
     const pool = makePool(endpointInfos(4, (i) => i + 1));
     const rr = new RoundRobinBalancer();
     for (let i = 0; i < 7; i++) rr.pick(pool, makeCall());
-    pool.setReady(pool.all[3]!, false);
-    pool.setReady(pool.all[0]!, false);
+    setReady(pool, pool.all[3]!, false);
+    setReady(pool, pool.all[0]!, false);
     for (let i = 0; i < 100; i++) {
       const ep = rr.pick(pool, makeCall());
       expect([pool.all[1], pool.all[2]]).toContain(ep);

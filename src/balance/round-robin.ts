@@ -4,10 +4,9 @@
  * of the weights' common divisor, exceeds `r`. Equal weights reduce to a plain rotation; unequal ones
  * spread the heavy endpoint's extra turns across the cycle instead of in a burst.
  */
-import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointView } from '../core/pool.js';
-import { type Balancer, untriedFrom } from './balancer.js';
+import type { EndpointView, PickRequest } from '../core/view.js';
+import { type Balancer, defineBalancer, untriedFrom } from './balancer.js';
 
 /** Rounds per cycle are capped so a huge weight spread cannot make one pick scan for long. */
 const MAX_ROUNDS = 1_000;
@@ -23,7 +22,7 @@ export class RoundRobinBalancer implements Balancer {
   #rounds = 1;
   #epsilon = 0;
 
-  pick(pool: EndpointView, call: Call): Endpoint | undefined {
+  pick(pool: EndpointView, call: PickRequest): Endpoint | undefined {
     const ready = pool.ready;
     const n = ready.length;
     if (n === 0) return undefined;
@@ -80,3 +79,6 @@ function gcd(a: number, b: number, epsilon: number): number {
   }
   return a;
 }
+
+/** The `round-robin` policy. */
+export const roundRobin = defineBalancer({ tuning: {}, create: () => new RoundRobinBalancer() });

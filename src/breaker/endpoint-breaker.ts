@@ -22,9 +22,10 @@ import type { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { Call, Handler, Reply } from '../core/call.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { Endpoint } from '../core/endpoint.js';
-import { isMeshError, MeshError } from '../errors.js';
-import type { CircuitBreakerOptions } from '../options.js';
+import type { Endpoint, EndpointState } from '../core/endpoint.js';
+import { callerGaveUp, countsAgainst, type Outcome } from '../errors/classify.js';
+import { MeshError } from '../errors/mesh-error.js';
+import type { CircuitBreakerPolicy } from './options.js';
 
 /** A reply the breaker must count as a failure, carried through opossum as a rejection. */
 class FailedReply extends Error {
@@ -48,15 +49,7 @@ function runAttempt(call: Call<unknown>, next: Handler<unknown, Reply>): Promise
  * records a filtered error as a success, the lesser evil: its public API cannot skip a call.
  */
 function notTheEndpointsFault(_error: unknown, call: Call<unknown>): boolean {
-  return call.signal.aborted && !isMeshError(call.signal.reason, 'MESH_TIMEOUT');
-}
-
-/** An attempt's outcome. */
-export type Outcome = { reply: Reply } | { error: unknown };
-
-/** Whether an attempt's outcome counts as a failure of its endpoint. */
-export function countsAgainst(outcome: Outcome, call: Call<unknown>): boolean {
-  return 'reply' in outcome ? outcome.reply.status >= 500 : !notTheEndpointsFault(outcome.error, call);
+  return callerGaveUp(call);
 }
 
 /** What the breaker asks of its group. */
@@ -68,12 +61,14 @@ export interface BreakerHost {
   opened(ep: Endpoint, trips: number, retryInMs: number): void;
   halfOpened(ep: Endpoint): void;
   closed(ep: Endpoint): void;
-  /** Put the endpoint into, or take it out of, the balancer's ready list. */
-  setReady(ep: Endpoint, ready: boolean): void;
+  /** Hold the endpoint out of the balancer's ready list (`true`), or release the hold. */
+  holdOut(ep: Endpoint, out: boolean): void;
   released(ep: Endpoint): void;
 }
 
 export class EndpointBreaker {
+  /** The circuit's state, as snapshots and telemetry report it. */
+  state: EndpointState = 'healthy';
   #cb: CircuitBreaker<[Call<unknown>, Handler<unknown, Reply>], Reply> | undefined;
   #trips = 0;
   #trialsInFlight = 0;
@@ -82,7 +77,7 @@ export class EndpointBreaker {
 
   constructor(
     private readonly ep: Endpoint,
-    private readonly options: Required<CircuitBreakerOptions>,
+    private readonly options: CircuitBreakerPolicy,
     private readonly rotation: EventEmitter,
     private readonly host: BreakerHost,
   ) {
@@ -91,7 +86,7 @@ export class EndpointBreaker {
 
   /** Run one attempt through the breaker; `MESH_CIRCUIT_OPEN` when it refuses. */
   async run<Req, Rep extends Reply>(call: Call<Req>, next: Handler<Req, Rep>): Promise<Rep> {
-    const state = this.ep.state;
+    const state = this.state;
     if (state === 'half-open') return this.#trial(call, next);
     if (state === 'open' || !this.#cb) throw this.#refusal(call);
     try {
@@ -116,6 +111,11 @@ export class EndpointBreaker {
   /** Consecutive trips so far (0 once closed). */
   get trips(): number {
     return this.#trips;
+  }
+
+  /** The endpoint left its pool. */
+  release(): void {
+    this.shutdown();
   }
 
   shutdown(): void {
@@ -159,13 +159,13 @@ export class EndpointBreaker {
     const ceiling = Math.min(maxResetTimeout, resetTimeout * 2 ** (this.#trips - 1));
     // Equal jitter: at least half the backoff, so a fleet of clients does not probe in step.
     const wait = ceiling / 2 + this.host.random() * (ceiling / 2);
-    this.ep.state = 'open';
-    this.host.setReady(this.ep, false);
+    this.state = 'open';
+    this.host.holdOut(this.ep, true);
     this.host.opened(this.ep, this.#trips, wait);
     this.#timer = this.host.clock.setTimeout(() => {
       this.#timer = undefined;
-      this.ep.state = 'half-open';
-      this.host.setReady(this.ep, true);
+      this.state = 'half-open';
+      this.host.holdOut(this.ep, false);
       this.host.halfOpened(this.ep);
     }, wait);
   }
@@ -173,8 +173,8 @@ export class EndpointBreaker {
   #close(): void {
     this.#trips = 0;
     this.#cb = this.#counter();
-    this.ep.state = 'healthy';
-    this.host.setReady(this.ep, true);
+    this.state = 'healthy';
+    this.host.holdOut(this.ep, false);
     this.host.closed(this.ep);
   }
 
@@ -182,7 +182,7 @@ export class EndpointBreaker {
     const trials = this.options.halfOpenTrials;
     if (this.#trialsInFlight >= trials) throw this.#refusal(call);
     // Never more trials in flight than successes still needed: no picks until one settles.
-    if (++this.#trialsInFlight >= trials - this.#successes) this.host.setReady(this.ep, false);
+    if (++this.#trialsInFlight >= trials - this.#successes) this.host.holdOut(this.ep, true);
     let outcome: Outcome;
     try {
       outcome = { reply: await next(call) };
@@ -190,10 +190,10 @@ export class EndpointBreaker {
       outcome = { error };
     }
     this.#trialsInFlight--;
-    if (this.ep.state === 'half-open') {
+    if (this.state === 'half-open') {
       if (countsAgainst(outcome, call as Call<unknown>)) this.#open();
       else if (!('error' in outcome) && ++this.#successes >= trials) this.#close();
-      else this.host.setReady(this.ep, true);
+      else this.host.holdOut(this.ep, false);
     }
     if ('error' in outcome) throw outcome.error;
     return outcome.reply as Rep;

@@ -7,7 +7,7 @@
  * cost, kilobytes and listeners, is what makes 10,000 eager breakers expensive).
  */
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
-import { countsAgainst } from './endpoint-breaker.js';
+import { countsAgainst } from '../errors/classify.js';
 import type { BreakerGroup } from './group.js';
 
 export function breaker(group: BreakerGroup | undefined): Filter {

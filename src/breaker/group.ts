@@ -12,11 +12,37 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { Endpoint } from '../core/endpoint.js';
+import { type Endpoint, EndpointHold, EndpointSlot, type EndpointState } from '../core/endpoint.js';
+import type { EventSink } from '../core/events.js';
 import type { EndpointPool } from '../core/pool.js';
-import type { CircuitBreakerOptions } from '../options.js';
-import type { MeshEmitter } from '../telemetry/events.js';
 import { type BreakerHost, EndpointBreaker } from './endpoint-breaker.js';
+import type { CircuitBreakerPolicy } from './options.js';
+
+/** A breaker transition of one endpoint. */
+export interface CircuitEvent {
+  service: string;
+  endpoint: string;
+}
+
+/** A circuit breaker opened: the endpoint is out of rotation until its recovery time passes. */
+export interface CircuitOpenEvent extends CircuitEvent {
+  /** Consecutive trips without a recovery (1 on the first). */
+  trips: number;
+  /** When (ms from now) half-open trials start. */
+  retryInMs: number;
+}
+
+/** The events breakers emit. */
+export interface BreakerEvents {
+  'circuit-open': CircuitOpenEvent;
+  'circuit-half-open': CircuitEvent;
+  'circuit-close': CircuitEvent;
+}
+
+/** Each endpoint's breaker, once it has one. */
+const BREAKER = new EndpointSlot<EndpointBreaker>('breaker');
+/** The pool hold of an endpoint whose breaker is open (or whose half-open trials are all out). */
+const OPEN = new EndpointHold('breaker');
 
 export class BreakerGroup implements BreakerHost {
   readonly #ejected = new Set<Endpoint>();
@@ -26,9 +52,9 @@ export class BreakerGroup implements BreakerHost {
 
   constructor(
     private readonly service: string,
-    private readonly options: Required<CircuitBreakerOptions>,
+    private readonly options: CircuitBreakerPolicy,
     private readonly pool: EndpointPool,
-    private readonly events: MeshEmitter,
+    private readonly events: EventSink<BreakerEvents>,
     readonly clock: Clock,
     readonly random: () => number,
   ) {
@@ -38,8 +64,12 @@ export class BreakerGroup implements BreakerHost {
 
   /** The endpoint's breaker, if it has one yet. */
   existing(ep: Endpoint): EndpointBreaker | undefined {
-    const breaker = ep.breaker;
-    return breaker instanceof EndpointBreaker ? breaker : undefined;
+    return BREAKER.get(ep);
+  }
+
+  /** The circuit state of `ep` (`healthy` while it has no breaker). */
+  stateOf(ep: Endpoint): EndpointState {
+    return BREAKER.get(ep)?.state ?? 'healthy';
   }
 
   /** The endpoint's breaker, created on first use. */
@@ -48,7 +78,7 @@ export class BreakerGroup implements BreakerHost {
     if (existing) return existing;
     if (this.#timer === undefined && !this.#closed) this.#rotate();
     const breaker = new EndpointBreaker(ep, this.options, this.#rotation, this);
-    ep.breaker = breaker;
+    BREAKER.set(ep, breaker);
     return breaker;
   }
 
@@ -58,9 +88,19 @@ export class BreakerGroup implements BreakerHost {
     return pct === 0 ? 0 : Math.max(1, Math.floor((this.pool.all.length * pct) / 100));
   }
 
-  /** Stop the rotation timer (the pool shuts the breakers down as it empties). */
+  /**
+   * Stop the rotation timer and shut every breaker down, returning the endpoints they held out
+   * (breakers switched off by a new policy; at shutdown the pool releases them as it empties).
+   */
   close(): void {
     this.#closed = true;
+    for (const ep of this.pool.all) {
+      const breaker = BREAKER.get(ep);
+      if (!breaker) continue;
+      breaker.shutdown();
+      BREAKER.set(ep, undefined);
+      this.pool.hold(ep, OPEN, false);
+    }
     if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -83,8 +123,8 @@ export class BreakerGroup implements BreakerHost {
     this.events.emit('circuit-close', { service: this.service, endpoint: ep.url });
   }
 
-  setReady(ep: Endpoint, ready: boolean): void {
-    this.pool.setReady(ep, ready);
+  holdOut(ep: Endpoint, out: boolean): void {
+    this.pool.hold(ep, OPEN, out);
   }
 
   released(ep: Endpoint): void {

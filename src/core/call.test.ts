@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { makeCall } from '../balance/test-helpers.js';
 import { type Call, compose, type Filter, type Handler, type Reply } from './call.js';
+import { makeCall } from './test-helpers.js';
 
 /** A filter that logs its name on the way in and out. */
 function tracer(name: string, log: string[]): Filter {

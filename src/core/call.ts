@@ -8,11 +8,11 @@
  * a streamed upstream response out).
  */
 import type { Endpoint } from './endpoint.js';
-import type { EndpointView } from './pool.js';
 import type { MeshSignal } from './signal.js';
+import type { EndpointView, PickRequest } from './view.js';
 
 /** One request travelling down the pipeline; attempt-level fields are set by the filters. */
-export interface Call<Req = unknown> {
+export interface Call<Req = unknown> extends PickRequest {
   /** Logical service name. */
   readonly service: string;
   /** Upper-case HTTP method. */
@@ -75,3 +75,57 @@ export function compose(
     return handler;
   };
 }
+
+/** What an edge (the fat client's adapter, the sidecar's ingress) knows of a new request. */
+export interface CallInit<Req> {
+  service: string;
+  method: string;
+  path: string;
+  hashKey: string | undefined;
+  idempotent: boolean;
+  replayable: boolean;
+  request: Req;
+  signal: MeshSignal;
+  deadline: number;
+}
+
+/**
+ * The call for a request entering the pipeline. Every call is made here (or by
+ * {@link attemptOf}), so all share one shape, which keeps the filters' property reads monomorphic.
+ */
+export function newCall<Req>(init: CallInit<Req>): Call<Req> {
+  return {
+    service: init.service,
+    method: init.method,
+    path: init.path,
+    hashKey: init.hashKey,
+    idempotent: init.idempotent,
+    replayable: init.replayable,
+    request: init.request,
+    signal: init.signal,
+    deadline: init.deadline,
+    attempt: 0,
+    tried: [],
+    endpoint: undefined,
+    subset: undefined,
+    headers: undefined,
+  };
+}
+
+/**
+ * The call of one attempt of `call`: its own attempt number, endpoint and per-attempt fields, so
+ * the filters below can set them without touching the request; `tried` is shared unless given.
+ */
+export function attemptOf<Req>(call: Call<Req>, attempt: number, tried: Endpoint[] = call.tried): Call<Req> {
+  return { ...call, attempt, tried, endpoint: undefined };
+}
+
+/** Methods RFC 9110 (section 9.2.2) defines as idempotent. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PUT',
+  'DELETE',
+  'TRACE',
+]);

@@ -2,8 +2,13 @@
  * One instance of a service and its live state.
  *
  * Discovery describes endpoints ({@link EndpointInfo}); the mesh keeps one {@link Endpoint} per
- * instance for as long as discovery lists it, so load estimates and breaker state survive
- * endpoint-set refreshes that did not change that instance.
+ * instance for as long as discovery lists it, so the state that policies keep about it (a load
+ * estimate, a breaker) survives endpoint-set refreshes that did not change that instance.
+ *
+ * The endpoint itself holds only what every part of the mesh shares: identity, weight, labels,
+ * the counters snapshots report, and its place in the pool's ready list. What a policy keeps
+ * about an endpoint lives in that policy's own {@link EndpointSlot}: the core knows nothing of
+ * latency estimates or breakers, and an endpoint no policy looks at carries none of their state.
  */
 
 /** How discovery describes an endpoint. */
@@ -32,12 +37,16 @@ export interface EndpointSnapshot {
   meta: Readonly<Record<string, string>>;
   /** `healthy`, or the breaker's `open` / `half-open`. */
   state: EndpointState;
-  /** Whether the balancer currently skips this endpoint (open breaker within the ejection cap). */
+  /** Whether the balancer currently skips this endpoint (open breaker, outlier ejection). */
   ejected: boolean;
   /** Requests in flight now. */
   inFlight: number;
-  /** Peak-EWMA latency estimate in ms, decayed to now. */
-  latencyMs: number;
+  /**
+   * The balancer's latency estimate in ms, decayed to now: Peak-EWMA's, for the balancers that
+   * measure latency; `undefined` for those that do not (round-robin, random, ring-hash,
+   * least-request).
+   */
+  latencyMs: number | undefined;
   /** Attempts sent to this endpoint since it appeared. */
   requests: number;
   /** Attempts that failed (connection error, timeout, 5xx). */
@@ -57,38 +66,26 @@ export class Endpoint {
 
   /** Attempts in flight. */
   inFlight = 0;
-  /** Peak-EWMA latency estimate (ms) as of {@link Endpoint.rttStamp}. */
-  rtt: number;
-  /** Clock time of the last estimate update. */
-  rttStamp: number;
-  /** False until the first reply: until then `rtt` is only the configured prior. */
-  measured = false;
-  /** Breaker state. */
-  state: EndpointState = 'healthy';
-  /** Position in the pool's ready list, or -1 when the balancer must skip it. */
-  readyIndex = -1;
-  /**
-   * Holds other policies than the breaker put on this endpoint (bit flags of `EndpointHold`,
-   * e.g. outlier ejection); while any is on, the pool keeps it out of the ready list whatever
-   * the breaker asks. See `EndpointPool.hold`.
-   */
-  holds = 0;
-  /** Whether the breaker last asked for this endpoint to be in rotation (`EndpointPool.setReady`). */
-  admitted = true;
-  /** Totals for snapshots and stats. */
+  /** Attempts sent, for snapshots and stats. */
   requests = 0;
+  /** Attempts that failed (connection error, timeout, 5xx). */
   failures = 0;
-  /** Per-endpoint policy state owned by other modules (the breaker), released on removal. */
-  breaker: { shutdown(): void } | undefined;
+  /** Position in the pool's ready list, or -1 while it is out of rotation. */
+  readyIndex = -1;
+  /** Holds that keep it out of rotation (bit flags of {@link EndpointHold}); ready only at 0. */
+  holds = 0;
+  /** Clock time at which it joined the pool (slow start ramps from here). */
+  readonly joinedAt: number;
+  /** Per-policy state, indexed by {@link EndpointSlot}. */
+  readonly attached: unknown[] = [];
 
-  constructor(info: EndpointInfo, initialRtt: number, now: number) {
+  constructor(info: EndpointInfo, joinedAt = 0) {
     this.url = trimSlash(info.url);
     this.id = endpointId(info);
     this.weight = info.weight ?? 1;
     this.tags = info.tags ?? EMPTY_TAGS;
     this.meta = info.meta ?? EMPTY_META;
-    this.rtt = initialRtt;
-    this.rttStamp = now;
+    this.joinedAt = joinedAt;
   }
 
   /** Take discovery's latest description of this same instance. */
@@ -101,6 +98,51 @@ export class Endpoint {
     this.tags = tags;
     this.meta = meta;
     return changed;
+  }
+
+  /** Call `release()` on the policies' state that has one, and drop it all (the endpoint left its pool). */
+  release(): void {
+    for (const value of this.attached) (value as { release?: () => void } | undefined)?.release?.();
+    this.attached.length = 0;
+  }
+}
+
+let slots = 0;
+
+/**
+ * Where one policy keeps its state about each endpoint: a typed index into the endpoint's
+ * `attached` array, so reading it on the hot path is an array load, not a map lookup. Slots
+ * are made once per policy module (a handful per process), never per request or endpoint. A
+ * value with a `release()` method has it called when the endpoint leaves its pool.
+ */
+export class EndpointSlot<T> {
+  readonly #index = slots++;
+
+  /** @param name - the policy, for debugging. */
+  constructor(readonly name: string) {}
+
+  get(ep: Endpoint): T | undefined {
+    return ep.attached[this.#index] as T | undefined;
+  }
+
+  set(ep: Endpoint, value: T | undefined): void {
+    ep.attached[this.#index] = value;
+  }
+}
+
+let holds = 0;
+
+/**
+ * A reason to keep endpoints out of rotation (an open breaker, an outlier ejection): one bit of
+ * {@link Endpoint.holds}, made once per policy module. An endpoint is ready only when no hold is
+ * on, so no policy can put back what another took out.
+ */
+export class EndpointHold {
+  readonly bit: number;
+
+  constructor(readonly name: string) {
+    if (holds >= 31) throw new Error('too many endpoint holds');
+    this.bit = 1 << holds++;
   }
 }
 

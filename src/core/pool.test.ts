@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
-import type { Endpoint, EndpointInfo } from './endpoint.js';
-import { EndpointHold, EndpointPool } from './pool.js';
+import { type Endpoint, EndpointHold, type EndpointInfo, EndpointSlot } from './endpoint.js';
+import { EndpointPool } from './pool.js';
 import { seededRandom } from './random.js';
+import { setReady } from './test-helpers.js';
 
 const url = (i: number) => `http://10.0.0.${i}:80`;
 
+/** State a policy keeps per endpoint (as a load metric or a breaker would), released when it leaves. */
+interface TestState {
+  rtt: number;
+  state: string;
+  release?: () => void;
+}
+const STATE = new EndpointSlot<TestState>('test');
+/** A hold standing in for outlier ejection. */
+const OUTLIER = new EndpointHold('test-outlier');
+
 function pool(infos: EndpointInfo[] = [], clock = new ManualClock()) {
-  const p = new EndpointPool('svc', clock, 30);
+  const p = new EndpointPool('svc', clock);
   p.update(infos);
   return p;
 }
@@ -23,13 +34,15 @@ function expectConsistent(p: EndpointPool) {
 }
 
 describe('EndpointPool.update', () => {
-  it('creates endpoints in discovery order, all ready, with the initial rtt and the clock time', () => {
+  it('creates endpoints in discovery order, all ready, stamped with the clock time and no policy state', () => {
     const clock = new ManualClock(500);
     const p = pool([{ url: url(1) }, { url: `${url(2)}/`, weight: 3 }, { url: url(3), id: 'three' }], clock);
     expect(p.all.map((ep) => ep.id)).toEqual([url(1), url(2), 'three']);
     expect(p.all[1]!.url).toBe(url(2));
     expect(p.ready).toHaveLength(3);
-    expect(p.all.every((ep) => ep.rtt === 30 && ep.rttStamp === 500 && !ep.measured)).toBe(true);
+    expect(p.all.every((ep) => ep.joinedAt === 500 && STATE.get(ep) === undefined && ep.holds === 0)).toBe(
+      true,
+    );
     expect(p.get('three')).toBe(p.all[2]);
     expectConsistent(p);
   });
@@ -60,45 +73,40 @@ describe('EndpointPool.update', () => {
     const p = pool([{ url: url(1) }, { url: url(2) }]);
     const kept = p.all[0]!;
     kept.inFlight = 4;
-    kept.rtt = 123;
-    kept.measured = true;
     kept.requests = 9;
     kept.failures = 2;
-    kept.state = 'half-open';
-    p.setReady(kept, false);
-    const breaker = { shutdowns: 0, shutdown() {} };
-    kept.breaker = breaker;
+    setReady(p, kept, false);
+    const state: TestState = { rtt: 123, state: 'half-open' };
+    STATE.set(kept, state);
 
     const change = p.update([{ url: url(3) }, { url: `${url(1)}/`, weight: 5 }]);
     expect(change.added.map((ep) => ep.id)).toEqual([url(3)]);
     expect(p.get(url(1))).toBe(kept);
     expect(kept).toMatchObject({
       inFlight: 4,
-      rtt: 123,
-      measured: true,
       requests: 9,
       failures: 2,
       weight: 5,
     });
-    expect(kept.state).toBe('half-open');
-    expect(kept.breaker).toBe(breaker);
+    expect(STATE.get(kept)).toMatchObject({ rtt: 123, state: 'half-open' });
+    expect(STATE.get(kept)).toBe(state);
     // Still out of rotation: only its breaker brings it back.
     expect(kept.readyIndex).toBe(-1);
     expect(p.all.map((ep) => ep.id)).toEqual([url(3), url(1)]);
     expectConsistent(p);
   });
 
-  it('takes removed endpoints out of ready and shuts their breakers down', () => {
+  it('takes removed endpoints out of ready and releases what policies attached to them', () => {
     const p = pool([{ url: url(1) }, { url: url(2) }, { url: url(3) }]);
     const shutdowns: string[] = [];
-    for (const ep of p.all) ep.breaker = { shutdown: () => shutdowns.push(ep.id) };
+    for (const ep of p.all) STATE.set(ep, { rtt: 0, state: 'open', release: () => shutdowns.push(ep.id) });
     const gone = p.all[0]!;
 
     const change = p.update([{ url: url(2) }, { url: url(3) }]);
     expect(change.removed).toEqual([gone]);
     expect(shutdowns).toEqual([url(1)]);
     expect(gone.readyIndex).toBe(-1);
-    expect(gone.breaker).toBeUndefined();
+    expect(STATE.get(gone)).toBeUndefined();
     expect(p.ready).not.toContain(gone);
     expect(p.get(url(1))).toBeUndefined();
     expectConsistent(p);
@@ -108,7 +116,7 @@ describe('EndpointPool.update', () => {
     const p = pool([{ url: url(1) }, { url: url(2) }]);
     const gone = p.all[1]!;
     p.update([{ url: url(1) }]);
-    p.setReady(gone, true);
+    setReady(p, gone, true);
     expect(gone.readyIndex).toBe(-1);
     expect(p.ready).toEqual([p.all[0]]);
   });
@@ -159,16 +167,16 @@ describe('EndpointPool.setReady', () => {
   it('swap-removes and appends, keeping readyIndex in step', () => {
     const p = pool([1, 2, 3, 4].map((i) => ({ url: url(i) })));
     const [a, b, c, d] = p.all as Endpoint[];
-    p.setReady(b!, false);
+    setReady(p, b!, false);
     expect(p.ready).toEqual([a, d, c]);
     expect(b!.readyIndex).toBe(-1);
-    p.setReady(c!, false);
+    setReady(p, c!, false);
     expect(p.ready).toEqual([a, d]);
-    p.setReady(b!, true);
+    setReady(p, b!, true);
     expect(p.ready).toEqual([a, d, b]);
     // Repeats are no-ops.
-    p.setReady(b!, true);
-    p.setReady(c!, false);
+    setReady(p, b!, true);
+    setReady(p, c!, false);
     expect(p.ready).toEqual([a, d, b]);
     expectConsistent(p);
   });
@@ -195,7 +203,7 @@ describe('EndpointPool.setReady', () => {
         // A breaker event, possibly late, for a current or a departed endpoint.
         const ep = seenEndpoints[draw(seenEndpoints.length)]!;
         const ready = random() < 0.5;
-        p.setReady(ep, ready);
+        setReady(p, ep, ready);
         if (p.get(ep.id) === ep) {
           if (ready) expectedReady.add(ep.id);
           else expectedReady.delete(ep.id);
@@ -224,16 +232,16 @@ describe('EndpointPool.hold', () => {
   it('keeps a held endpoint out whatever the breaker says, and returns it only when both allow', () => {
     const p = pool([1, 2, 3].map((i) => ({ url: url(i) })));
     const ep = p.all[1]!;
-    p.hold(ep, EndpointHold.outlier, true);
+    p.hold(ep, OUTLIER, true);
     expect(p.ready).not.toContain(ep);
     // The breaker closing (setReady true) does not bring it back while held.
-    p.setReady(ep, true);
+    setReady(p, ep, true);
     expect(ep.readyIndex).toBe(-1);
     // The breaker opens while held: releasing the hold leaves it out.
-    p.setReady(ep, false);
-    p.hold(ep, EndpointHold.outlier, false);
+    setReady(p, ep, false);
+    p.hold(ep, OUTLIER, false);
     expect(ep.readyIndex).toBe(-1);
-    p.setReady(ep, true);
+    setReady(p, ep, true);
     expect(p.ready).toContain(ep);
     expect(ep.holds).toBe(0);
     expectConsistent(p);
@@ -242,9 +250,9 @@ describe('EndpointPool.hold', () => {
   it('does not bring back a departed endpoint when its hold is released', () => {
     const p = pool([{ url: url(1) }, { url: url(2) }]);
     const gone = p.all[1]!;
-    p.hold(gone, EndpointHold.outlier, true);
+    p.hold(gone, OUTLIER, true);
     p.update([{ url: url(1) }]);
-    p.hold(gone, EndpointHold.outlier, false);
+    p.hold(gone, OUTLIER, false);
     expect(gone.readyIndex).toBe(-1);
     expect(p.ready).toEqual([p.all[0]]);
   });
@@ -254,11 +262,11 @@ describe('EndpointPool.hold', () => {
     const seen: Array<[string, boolean]> = [];
     const stop = p.watchReady((ep, ready) => seen.push([ep.id, ready]));
     const [a, b] = p.all as Endpoint[];
-    p.setReady(a!, false);
-    p.setReady(a!, false);
-    p.hold(b!, EndpointHold.outlier, true);
+    setReady(p, a!, false);
+    setReady(p, a!, false);
+    p.hold(b!, OUTLIER, true);
     p.update([{ url: url(1) }, { url: url(3) }]);
-    p.setReady(a!, true);
+    setReady(p, a!, true);
     expect(seen).toEqual([
       [url(1), false],
       [url(2), false],
@@ -266,7 +274,7 @@ describe('EndpointPool.hold', () => {
       [url(1), true],
     ]);
     stop();
-    p.setReady(a!, false);
+    setReady(p, a!, false);
     expect(seen).toHaveLength(4);
   });
 });

@@ -2,49 +2,16 @@
  * The live endpoint set of one service.
  *
  * Discovery pushes whole sets; {@link EndpointPool.update} reconciles them by endpoint id, so an
- * instance that stays keeps its state (load estimate, breaker). The pool also keeps the *ready*
- * list the balancers pick from: endpoints leave it when their breaker ejects them and come back
- * when it closes, in O(1) (swap-remove), so a pick never scans the whole set.
- *
- * Two policies may take an endpoint out of rotation: its breaker ({@link EndpointPool.setReady})
- * and holds of other policies ({@link EndpointPool.hold}, outlier ejection). An endpoint is ready
- * only when its breaker admits it and no hold is on, so neither can put back what the other
- * took out. Views narrower than the pool (routing subsets) follow the ready list through
- * {@link EndpointPool.watchReady} instead of rescanning it.
+ * instance that stays keeps its state (what policies attached to it). The pool also keeps the
+ * *ready* list the balancers pick from: endpoints leave it while any policy holds them out
+ * ({@link EndpointPool.hold}: an open breaker, an outlier ejection) and come back when the last
+ * hold is released, in O(1) (swap-remove), so a pick never scans the whole set. Views narrower
+ * than the pool (routing subsets) follow the ready list through {@link EndpointPool.watchReady}
+ * instead of rescanning it.
  */
-import type { Call } from './call.js';
 import type { Clock } from './clock.js';
-import { Endpoint, type EndpointInfo, endpointId } from './endpoint.js';
-
-/** Reasons besides the breaker for holding an endpoint out of rotation (bit flags). */
-export const EndpointHold = {
-  /** Ejected by outlier detection (`breaker/outlier.ts`). */
-  outlier: 1,
-} as const;
-
-/**
- * What a balancer reads of the endpoints it picks from: the whole pool, or a narrower view of it
- * (a routing subset) that keeps its own ready list.
- */
-export interface EndpointView {
-  /** Every endpoint of the view. */
-  readonly all: readonly Endpoint[];
-  /** The endpoints a balancer may pick; order is arbitrary. */
-  readonly ready: readonly Endpoint[];
-  /** Changes when membership or weights change (balancers rebuild derived tables on it). */
-  readonly version: number;
-  /** Largest weight in the view. */
-  readonly maxWeight: number;
-  /** Smallest weight in the view. */
-  readonly minWeight: number;
-  /** True when every endpoint of the view has the same weight. */
-  readonly uniformWeights: boolean;
-  /**
-   * The balancer to pick with instead of the service's (a subset's own, so tables derived per
-   * version are not rebuilt each time requests alternate between views).
-   */
-  readonly picker?: { pick(view: EndpointView, call: Call): Endpoint | undefined } | undefined;
-}
+import { Endpoint, type EndpointHold, type EndpointInfo, endpointId } from './endpoint.js';
+import type { EndpointView } from './view.js';
 
 /** Told after an endpoint entered (`true`) or left (`false`) the ready list. */
 export type ReadyWatcher = (ep: Endpoint, ready: boolean) => void;
@@ -76,10 +43,9 @@ export class EndpointPool implements EndpointView {
   constructor(
     readonly service: string,
     private readonly clock: Clock,
-    private readonly initialRtt: number,
   ) {}
 
-  /** Reconcile with discovery's latest set. Departed endpoints get their breaker shut down. */
+  /** Reconcile with discovery's latest set. Departed endpoints release what policies attached. */
   update(infos: readonly EndpointInfo[]): PoolChange {
     const next = new Map<string, Endpoint>();
     const added: Endpoint[] = [];
@@ -91,7 +57,7 @@ export class EndpointPool implements EndpointView {
       if (ep) {
         if (ep.refresh(info)) changed = true;
       } else {
-        ep = new Endpoint(info, this.initialRtt, this.clock.now());
+        ep = new Endpoint(info, this.clock.now());
         added.push(ep);
       }
       next.set(id, ep);
@@ -100,14 +66,13 @@ export class EndpointPool implements EndpointView {
     for (const [id, ep] of this.#byId) {
       if (!next.has(id)) {
         removed.push(ep);
-        this.setReady(ep, false);
-        ep.breaker?.shutdown();
-        ep.breaker = undefined;
+        this.#place(ep, false);
+        ep.release();
       }
     }
     this.#byId = next;
     this.all = [...next.values()];
-    for (const ep of added) this.setReady(ep, true);
+    for (const ep of added) this.#place(ep, ep.holds === 0);
     if (added.length || removed.length) changed = true;
     if (changed) {
       this.version++;
@@ -117,22 +82,17 @@ export class EndpointPool implements EndpointView {
   }
 
   /**
-   * The breaker's say: put an endpoint into, or take it out of, the ready list. While another
-   * policy holds it out ({@link EndpointPool.hold}) it only records that the breaker admits it.
+   * Put `hold` on an endpoint (`on`), keeping it out of rotation whatever other policies say,
+   * or release it; the endpoint returns once no hold is left.
    */
-  setReady(ep: Endpoint, ready: boolean): void {
-    ep.admitted = ready;
-    this.#place(ep, ready && ep.holds === 0);
+  hold(ep: Endpoint, hold: EndpointHold, on: boolean): void {
+    ep.holds = on ? ep.holds | hold.bit : ep.holds & ~hold.bit;
+    this.#place(ep, ep.holds === 0);
   }
 
-  /**
-   * Put a hold on an endpoint (`on`), keeping it out of rotation for `reason` (an
-   * {@link EndpointHold} flag) whatever its breaker says, or release that hold; the endpoint
-   * returns once no hold is left and its breaker admits it.
-   */
-  hold(ep: Endpoint, reason: number, on: boolean): void {
-    ep.holds = on ? ep.holds | reason : ep.holds & ~reason;
-    this.#place(ep, ep.admitted && ep.holds === 0);
+  /** Whether `hold` is on `ep`. */
+  held(ep: Endpoint, hold: EndpointHold): boolean {
+    return (ep.holds & hold.bit) !== 0;
   }
 
   /** Be told of every change to the ready list; returns the function that stops it. */
@@ -146,7 +106,7 @@ export class EndpointPool implements EndpointView {
   #place(ep: Endpoint, ready: boolean): void {
     if (ready === ep.readyIndex >= 0) return;
     if (ready) {
-      // A late breaker event for an endpoint that already left must not bring it back.
+      // A late policy event for an endpoint that already left must not bring it back.
       if (this.#byId.get(ep.id) !== ep) return;
       ep.readyIndex = this.ready.length;
       this.ready.push(ep);

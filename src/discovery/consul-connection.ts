@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 
 /** Where the Consul agent is and how to talk to it; shared with `ConsulRegistrar`. */
 export interface ConsulConnectionOptions {

@@ -71,20 +71,21 @@ const connectionFields = {
 };
 
 /** The schema of {@link ConsulDiscoveryOptions}; no defaults here, so the environment can fill gaps. */
-export const consulDiscoverySchema: z.ZodType<ConsulDiscoveryOptions> = z.strictObject({
-  ...connectionFields,
-  datacenter: text.optional().describe('Datacenter to query.'),
-  tags: z.array(text).optional().describe('Only instances carrying every one of these tags.'),
-  near: text.optional().describe('Sort by round-trip time from this node.'),
-  passingOnly: z.boolean().optional().describe('Only instances whose checks all pass.'),
-  stale: z.boolean().optional().describe('Let any server answer.'),
-  wait: ms.max(600_000).optional().describe('Blocking query wait (ms).'),
-  minWakeupInterval: ms.optional().describe('Rate limit of wake-ups (ms).'),
-  backoffBase: ms.optional().describe('First retry delay after an error (ms).'),
-  backoffMax: ms.optional().describe('Largest retry delay (ms).'),
-  initialTimeout: ms.optional().describe("How long a first request waits for Consul's first answer (ms)."),
-  services: z.array(text).optional().describe('Services to watch from construction on.'),
-});
+export const consulDiscoverySchema: z.ZodType<ConsulDiscoveryOptions, ConsulDiscoveryOptions> =
+  z.strictObject({
+    ...connectionFields,
+    datacenter: text.optional().describe('Datacenter to query.'),
+    tags: z.array(text).optional().describe('Only instances carrying every one of these tags.'),
+    near: text.optional().describe('Sort by round-trip time from this node.'),
+    passingOnly: z.boolean().optional().describe('Only instances whose checks all pass.'),
+    stale: z.boolean().optional().describe('Let any server answer.'),
+    wait: ms.max(600_000).optional().describe('Blocking query wait (ms).'),
+    minWakeupInterval: ms.optional().describe('Rate limit of wake-ups (ms).'),
+    backoffBase: ms.optional().describe('First retry delay after an error (ms).'),
+    backoffMax: ms.optional().describe('Largest retry delay (ms).'),
+    initialTimeout: ms.optional().describe("How long a first request waits for Consul's first answer (ms)."),
+    services: z.array(text).optional().describe('Services to watch from construction on.'),
+  });
 
 /** Options of `MeshClient.register()`. */
 export interface RegisterOptions {
@@ -103,6 +104,6 @@ export type ConsulConnectionBlock = Pick<
 >;
 
 /** The schema of {@link RegisterOptions}. */
-export const registerOptionsSchema: z.ZodType<RegisterOptions> = z.strictObject({
+export const registerOptionsSchema: z.ZodType<RegisterOptions, RegisterOptions> = z.strictObject({
   consul: z.strictObject(connectionFields).optional(),
 });

@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 import {
   type ConsulConnectionOptions,
   type ConsulSession,

@@ -13,7 +13,7 @@
  */
 import { type Clock, sleep, type TimerHandle } from '../core/clock.js';
 import type { EndpointInfo } from '../core/endpoint.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 import { type ConsulSession, consulRequest, sanitizeConsulError } from './consul-connection.js';
 import type { EndpointsListener } from './discovery.js';
 

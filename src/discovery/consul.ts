@@ -12,7 +12,7 @@
  * fires on equal bodies and neither rate-limits nor jitters: see DEPENDENCY-NOTES).
  */
 import { type Clock, systemClock } from '../core/clock.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 import { type ConsulConnectionOptions, openConsul, positive } from './consul-connection.js';
 import type { ConsulDiscoveryOptions } from './consul-options.js';
 import { ConsulRegistrar, type ConsulRegistrarOptions } from './consul-registration.js';

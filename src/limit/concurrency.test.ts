@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { makeCall } from '../balance/test-helpers.js';
 import type { Call, Handler, Reply } from '../core/call.js';
 import { ManualClock } from '../core/clock.js';
-import {
-  Bulkhead,
-  type ConcurrencyLimitOptions,
-  concurrencyLimit,
-  concurrencyLimitSchema,
-} from './concurrency.js';
+import { makeCall } from '../core/test-helpers.js';
+import { Bulkhead, concurrencyLimit } from './concurrency.js';
+import { type ConcurrencyLimitOptions, type ConcurrencyLimitPolicy, limitsOption } from './options.js';
+
+/** A concurrency limit as the mesh resolves it: defaults filled in. */
+const limit = (options: ConcurrencyLimitOptions) =>
+  limitsOption.parse({ concurrency: options }).concurrency as ConcurrencyLimitPolicy;
+/** Whether `options` is a valid concurrency limit. */
+const valid = (options: unknown) => limitsOption.safeParse({ concurrency: options }).success;
 
 /** A handler whose replies the test settles one by one, in any order. */
 function controlled() {
@@ -24,7 +26,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function setup(options: ConcurrencyLimitOptions) {
   const clock = new ManualClock();
-  const bulkhead = new Bulkhead(options, clock);
+  const bulkhead = new Bulkhead(limit(options), clock);
   const { pending, handler } = controlled();
   const send = concurrencyLimit(bulkhead)(handler);
   return { clock, bulkhead, pending, send };
@@ -56,7 +58,7 @@ describe('concurrency limit (bulkhead)', () => {
 
   it('releases the slot when the request fails or throws synchronously', async () => {
     const clock = new ManualClock();
-    const bulkhead = new Bulkhead({ maxConcurrent: 1 }, clock);
+    const bulkhead = new Bulkhead(limit({ maxConcurrent: 1 }), clock);
     const failing: Handler = () => Promise.reject(new Error('refused'));
     await expect(concurrencyLimit(bulkhead)(failing)(makeCall())).rejects.toThrow('refused');
     expect(bulkhead.active).toBe(0);
@@ -149,10 +151,10 @@ describe('concurrency limit (bulkhead)', () => {
     const { bulkhead, pending, send } = setup({ maxConcurrent: 1, maxQueue: 3 });
     const replies = [1, 2, 3].map(() => send(makeCall()));
     expect(bulkhead.queued).toBe(2);
-    bulkhead.configure({ maxConcurrent: 3, maxQueue: 3 });
+    bulkhead.configure(limit({ maxConcurrent: 3, maxQueue: 3 }));
     await settle();
     expect([bulkhead.active, bulkhead.queued, pending.length]).toEqual([3, 0, 3]);
-    bulkhead.configure({ maxConcurrent: 1, maxQueue: 3 });
+    bulkhead.configure(limit({ maxConcurrent: 1, maxQueue: 3 }));
     const queued = send(makeCall({ path: '/queued' }));
     pending[0]!.resolve({ status: 200 });
     pending[1]!.resolve({ status: 200 });
@@ -168,14 +170,15 @@ describe('concurrency limit (bulkhead)', () => {
   });
 
   it('validates its options', () => {
-    expect(concurrencyLimitSchema.parse({ maxConcurrent: 10, maxQueue: 0, maxWait: 50 })).toEqual({
+    expect(limit({ maxConcurrent: 10, maxQueue: 0, maxWait: 50 })).toEqual({
       maxConcurrent: 10,
       maxQueue: 0,
       maxWait: 50,
     });
-    expect(concurrencyLimitSchema.safeParse({ maxConcurrent: 0 }).success).toBe(false);
-    expect(concurrencyLimitSchema.safeParse({ maxQueue: -1 }).success).toBe(false);
-    expect(concurrencyLimitSchema.safeParse({ maxWait: 0 }).success).toBe(false);
-    expect(concurrencyLimitSchema.safeParse({ queue: 1 }).success).toBe(false);
+    expect(limit({})).toEqual({ maxConcurrent: 100, maxQueue: 0, maxWait: 1_000 });
+    expect(valid({ maxConcurrent: 0 })).toBe(false);
+    expect(valid({ maxQueue: -1 })).toBe(false);
+    expect(valid({ maxWait: 0 })).toBe(false);
+    expect(valid({ queue: 1 })).toBe(false);
   });
 });

@@ -14,40 +14,11 @@
  * The slot is held until the reply (its status and headers) is back: in the sidecar a streamed
  * body may still be flowing when the slot is released.
  */
-import { z } from 'zod';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { MeshSignal } from '../core/signal.js';
-import { MeshError } from '../errors.js';
-
-/** Concurrency limit (bulkhead) of one service. */
-export interface ConcurrencyLimitOptions {
-  /** Requests of the service in flight at once. @defaultValue `100` */
-  maxConcurrent?: number;
-  /** Requests that may wait for a slot, in arrival order; `0` refuses at once when full. @defaultValue `0` */
-  maxQueue?: number;
-  /** Longest wait (ms) in the queue before the request is refused. @defaultValue `1000` */
-  maxWait?: number;
-}
-
-/** The defaults of {@link ConcurrencyLimitOptions}. */
-export const CONCURRENCY_LIMIT_DEFAULTS: Readonly<Required<ConcurrencyLimitOptions>> = Object.freeze({
-  maxConcurrent: 100,
-  maxQueue: 0,
-  maxWait: 1_000,
-});
-
-/** Validation of {@link ConcurrencyLimitOptions} (no defaults applied: see {@link CONCURRENCY_LIMIT_DEFAULTS}). */
-export const concurrencyLimitSchema = z.strictObject({
-  maxConcurrent: z.number().int().min(1).optional().describe('Requests of the service in flight at once.'),
-  maxQueue: z
-    .number()
-    .int()
-    .min(0)
-    .optional()
-    .describe('Requests that may wait for a slot (FIFO); 0 refuses at once when full.'),
-  maxWait: z.number().positive().finite().optional().describe('Longest wait (ms) in the queue.'),
-});
+import { MeshError } from '../errors/mesh-error.js';
+import type { ConcurrencyLimitPolicy } from './options.js';
 
 interface Waiter {
   resolve(): void;
@@ -59,16 +30,16 @@ interface Waiter {
 
 /** The slots and the queue of one service. */
 export class Bulkhead {
-  #options: Required<ConcurrencyLimitOptions>;
+  #options: ConcurrencyLimitPolicy;
   #active = 0;
   /** Insertion-ordered, so the first entry is the oldest waiter; removal from anywhere is O(1). */
   readonly #queue = new Set<Waiter>();
 
   constructor(
-    options: ConcurrencyLimitOptions,
+    options: ConcurrencyLimitPolicy,
     private readonly clock: Clock,
   ) {
-    this.#options = { ...CONCURRENCY_LIMIT_DEFAULTS, ...options };
+    this.#options = options;
   }
 
   /** Slots taken now. */
@@ -85,8 +56,8 @@ export class Bulkhead {
    * Apply new limits to later requests. Requests in flight keep their slots; a larger limit
    * admits waiters at once, a smaller queue refuses nobody already waiting.
    */
-  configure(options: ConcurrencyLimitOptions): void {
-    this.#options = { ...CONCURRENCY_LIMIT_DEFAULTS, ...options };
+  configure(options: ConcurrencyLimitPolicy): void {
+    this.#options = options;
     while (this.#active < this.#options.maxConcurrent && this.#handOver()) this.#active++;
   }
 

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { makeCall } from '../balance/test-helpers.js';
 import type { Handler } from '../core/call.js';
 import { ManualClock } from '../core/clock.js';
-import { rateLimit, rateLimitSchema, TokenBucket } from './rate.js';
+import { makeCall } from '../core/test-helpers.js';
+import { limitsOption } from './options.js';
+import { rateLimit, TokenBucket } from './rate.js';
+
+/** Whether `options` is a valid rate limit. */
+const valid = (options: unknown) => limitsOption.safeParse({ rate: options }).success;
 
 const ok: Handler = async () => ({ status: 200 });
 
@@ -88,10 +92,10 @@ describe('rate limit filter', () => {
   });
 
   it('validates its options', () => {
-    expect(rateLimitSchema.parse({ rate: 100, burst: 20 })).toEqual({ rate: 100, burst: 20 });
-    expect(rateLimitSchema.safeParse({}).success).toBe(false);
-    expect(rateLimitSchema.safeParse({ rate: 0 }).success).toBe(false);
-    expect(rateLimitSchema.safeParse({ rate: 1, burst: 0.5 }).success).toBe(false);
-    expect(rateLimitSchema.safeParse({ rate: Number.POSITIVE_INFINITY }).success).toBe(false);
+    expect(limitsOption.parse({ rate: { rate: 100, burst: 20 } }).rate).toEqual({ rate: 100, burst: 20 });
+    expect(valid({})).toBe(false);
+    expect(valid({ rate: 0 })).toBe(false);
+    expect(valid({ rate: 1, burst: 0.5 })).toBe(false);
+    expect(valid({ rate: Number.POSITIVE_INFINITY })).toBe(false);
   });
 });

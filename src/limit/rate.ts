@@ -8,29 +8,10 @@
  * The bucket is refilled lazily from the mesh clock when a request arrives: no timers, and a
  * service nobody calls costs nothing.
  */
-import { z } from 'zod';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import { MeshError } from '../errors.js';
-
-/** Token-bucket rate limit of one service. */
-export interface RateLimitOptions {
-  /** Requests per second allowed on average (tokens added per second). Required. */
-  rate: number;
-  /** Requests allowed at once after a quiet period (the bucket's size). @defaultValue `rate` (at least 1) */
-  burst?: number;
-}
-
-/** Validation of {@link RateLimitOptions} (`burst` defaults to `rate`, at least 1). */
-export const rateLimitSchema = z.strictObject({
-  rate: z.number().positive().finite().describe('Requests per second allowed on average.'),
-  burst: z
-    .number()
-    .min(1)
-    .finite()
-    .optional()
-    .describe('Requests allowed at once after a quiet period (bucket size); default: rate, at least 1.'),
-});
+import { MeshError } from '../errors/mesh-error.js';
+import type { RateLimitPolicy } from './options.js';
 
 /** A token bucket on the mesh clock. */
 export class TokenBucket {
@@ -40,7 +21,7 @@ export class TokenBucket {
   #stamp: number;
 
   constructor(
-    options: RateLimitOptions,
+    options: RateLimitPolicy,
     private readonly clock: Clock,
   ) {
     this.#set(options);
@@ -70,13 +51,13 @@ export class TokenBucket {
   }
 
   /** Apply a new rate and burst; tokens earned so far are kept (up to the new burst). */
-  configure(options: RateLimitOptions): void {
+  configure(options: RateLimitPolicy): void {
     this.#refill();
     this.#set(options);
     this.#tokens = Math.min(this.#tokens, this.#burst);
   }
 
-  #set(options: RateLimitOptions): void {
+  #set(options: RateLimitPolicy): void {
     this.#rate = options.rate;
     this.#burst = options.burst ?? Math.max(1, options.rate);
   }

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { Endpoint } from '../core/endpoint.js';
-import { currentRtt, observeRtt } from './peak-ewma.js';
+import { currentRtt, type Estimate, observeRtt, PeakEwma } from './peak-ewma.js';
 
 const DECAY = 10_000;
 
-/** A new endpoint with a 30 ms prior at `now`. */
-function endpoint(now = 0, prior = 30): Endpoint {
-  return new Endpoint({ url: 'http://10.0.0.1:80' }, prior, now);
+/** A new endpoint's estimate: a 30 ms prior as of `now`. */
+function endpoint(now = 0, prior = 30): Estimate {
+  return new PeakEwma({ decay: DECAY, initialRtt: prior, failurePenalty: 1_000 }).estimate(
+    new Endpoint({ url: 'http://10.0.0.1:80' }, now),
+  );
 }
 
 describe('observeRtt', () => {
@@ -26,7 +28,7 @@ describe('observeRtt', () => {
     clock.advance(1);
     observeRtt(ep, 900, clock.now(), DECAY);
     expect(ep.rtt).toBe(900);
-    expect(ep.rttStamp).toBe(1);
+    expect(ep.stamp).toBe(1);
   });
 
   it('blends a lower sample in with weight 1 - exp(-elapsed / decay)', () => {
@@ -37,7 +39,7 @@ describe('observeRtt', () => {
     observeRtt(ep, 10, clock.now(), DECAY);
     const w = Math.exp(-1);
     expect(ep.rtt).toBeCloseTo(100 * w + 10 * (1 - w), 10);
-    expect(ep.rttStamp).toBe(DECAY);
+    expect(ep.stamp).toBe(DECAY);
   });
 
   it('barely moves on a lower sample right after the last update', () => {
@@ -76,7 +78,7 @@ describe('currentRtt', () => {
     observeRtt(ep, 200, clock.now(), DECAY);
     clock.advance(DECAY);
     expect(currentRtt(ep, clock.now(), DECAY)).toBeCloseTo(200 * Math.exp(-1), 10);
-    expect(ep.rttStamp).toBe(DECAY);
+    expect(ep.stamp).toBe(DECAY);
     clock.advance(DECAY);
     expect(currentRtt(ep, clock.now(), DECAY)).toBeCloseTo(200 * Math.exp(-2), 10);
   });
@@ -95,7 +97,7 @@ describe('currentRtt', () => {
     observeRtt(ep, 80, 1_000, DECAY);
     expect(currentRtt(ep, 1_000, DECAY)).toBe(80);
     expect(currentRtt(ep, 500, DECAY)).toBe(80);
-    expect(ep.rttStamp).toBe(1_000);
+    expect(ep.stamp).toBe(1_000);
   });
 
   it('reaches (nearly) zero after many decay periods, and the prior decays too', () => {

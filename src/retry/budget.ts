@@ -7,7 +7,7 @@
  * The window is a ring of buckets advanced lazily from the injected clock: no timers.
  */
 import type { Clock } from '../core/clock.js';
-import type { RetryBudgetOptions } from '../options.js';
+import type { RetryBudgetPolicy } from './options.js';
 
 const BUCKETS = 10;
 
@@ -20,7 +20,7 @@ export class RetryBudget {
   #headStart: number;
 
   constructor(
-    private readonly options: Required<RetryBudgetOptions>,
+    private readonly options: RetryBudgetPolicy,
     private readonly clock: Clock,
   ) {
     this.#bucketMs = options.window / BUCKETS;

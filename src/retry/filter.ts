@@ -7,14 +7,41 @@
  * can steer the next attempt to an endpoint not tried yet.
  */
 import pRetry from 'p-retry';
-import type { Call, Filter, Handler, Reply } from '../core/call.js';
+import { attemptOf, type Call, type Filter, type Handler, type Reply } from '../core/call.js';
 import { type Clock, sleep } from '../core/clock.js';
-import type { ServicePolicy } from '../options.js';
-import type { MeshEmitter } from '../telemetry/events.js';
+import type { EventSink } from '../core/events.js';
+import { errorCode } from '../errors/classify.js';
 import { fullJitter } from './backoff.js';
 import type { RetryBudget } from './budget.js';
-import { errorCode, retryableError, retryableReply } from './policy.js';
+import type { RetryPolicy } from './options.js';
+import { retryableError, retryableReply } from './policy.js';
 import { attemptsBelow } from './stacking.js';
+
+/** A failed attempt is about to be retried. */
+export interface RetryEvent {
+  service: string;
+  /** The attempt that failed. */
+  attempt: number;
+  /** Where the failed attempt went. */
+  endpoint: string | undefined;
+  /** Status or error code that caused the retry. */
+  reason: string;
+  /** Backoff before the next attempt (ms). */
+  delayMs: number;
+}
+
+/** A retry was allowed by the policy but refused by the retry budget. */
+export interface BudgetExhaustedEvent {
+  service: string;
+  attempt: number;
+  reason: string;
+}
+
+/** The events of the retry stage. */
+export interface RetryEvents {
+  retry: RetryEvent;
+  'retry-budget-exhausted': BudgetExhaustedEvent;
+}
 
 /** A reply worth retrying, carried through p-retry as a rejection. */
 class RetryableReply extends Error {
@@ -25,16 +52,11 @@ class RetryableReply extends Error {
 
 export interface RetryContext {
   service: string;
-  retryPolicy: ServicePolicy['retry'];
+  policy: Exclude<RetryPolicy, false>;
   budget: RetryBudget | undefined;
   clock: Clock;
   random: () => number;
-  events: MeshEmitter;
-}
-
-/** Whether `policy` retries at all (else the retry filter is left out of the composition). */
-export function retries(policy: RetryContext['retryPolicy']): boolean {
-  return policy !== false && policy.attempts > 1;
+  events: EventSink<RetryEvents>;
 }
 
 /**
@@ -50,15 +72,14 @@ export function budgetDeposit(budget: RetryBudget): Filter {
 }
 
 export function retry(ctx: RetryContext): Filter {
-  const policy = ctx.retryPolicy;
-  if (policy === false || policy.attempts <= 1) return (next) => next;
+  const policy = ctx.policy;
   const statuses = policy.statuses;
 
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
     async (call: Call<Req>) => {
       ctx.budget?.deposit();
       // The first attempt runs inline: p-retry's loop (and its closures) only on the slow path.
-      const first: Call<Req> = { ...call, attempt: 1, endpoint: undefined };
+      const first = attemptOf(call, 1);
       let failure: unknown;
       try {
         const reply = await next(first);
@@ -88,7 +109,7 @@ function retriedBelow(ctx: RetryContext, policy: { stacking: 'avoid' | 'allow' }
 /** Attempts 2..n, after the first failed with `failure`. */
 async function retryAfter<Req, Rep extends Reply>(
   ctx: RetryContext,
-  policy: Exclude<RetryContext['retryPolicy'], false>,
+  policy: RetryContext['policy'],
   next: Handler<Req, Rep>,
   call: Call<Req>,
   failure: unknown,
@@ -97,7 +118,7 @@ async function retryAfter<Req, Rep extends Reply>(
   const { budget, clock, events, service, random } = ctx;
 
   const attempt = async (attemptNumber: number): Promise<Rep> => {
-    const own: Call<Req> = { ...call, attempt: attemptNumber, endpoint: undefined };
+    const own = attemptOf(call, attemptNumber);
     try {
       const reply = await next(own);
       if (retriedBelow(ctx, policy, reply)) return reply;

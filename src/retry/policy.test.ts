@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { makeCall } from '../balance/test-helpers.js';
 import type { Call } from '../core/call.js';
-import { MeshError } from '../errors.js';
-import { errorCode, IDEMPOTENT_METHODS, retryableError, retryableReply } from './policy.js';
+import { IDEMPOTENT_METHODS } from '../core/call.js';
+import { makeCall } from '../core/test-helpers.js';
+import { errorCode } from '../errors/classify.js';
+import { MeshError } from '../errors/mesh-error.js';
+import { retryableError, retryableReply } from './policy.js';
 
 const STATUSES = [502, 503, 504];
 

@@ -1,65 +1,22 @@
 /**
  * What is safe to retry.
  *
- * An attempt may be retried when sending the request again cannot do harm: idempotent methods
- * (RFC 9110 section 9.2.2) after connection failures, per-try timeouts and the configured
- * gateway statuses; any method only when the request provably never reached a server (the
- * connection was refused, or a breaker refused it before it was sent). A body that was streamed
- * and not buffered cannot be sent twice, so such requests are retried only in the latter case.
+ * An attempt may be retried when sending the request again cannot do harm: idempotent requests
+ * (see `Call.idempotent`) after transport failures that may have reached the server, per-try
+ * timeouts and the configured gateway statuses; any request only when it provably never reached
+ * a server (the connection was refused, or a breaker refused it before it was sent). A body that
+ * was streamed and not buffered cannot be sent twice, so such requests are retried only when a
+ * breaker refused them. Which failure is which is decided in `errors/classify.ts`.
  */
 import type { Call, Reply } from '../core/call.js';
-import { isMeshError } from '../errors.js';
-
-/** Methods RFC 9110 defines as idempotent. */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PUT',
-  'DELETE',
-  'TRACE',
-]);
-
-/** Failures before any byte reached a server. */
-const NEVER_SENT = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'MESH_CIRCUIT_OPEN',
-]);
-
-/** Transport failures after which the server may or may not have seen the request. */
-const MAYBE_SENT = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'ERR_SOCKET_CONNECTION_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'MESH_TIMEOUT',
-]);
-
-/** The error code of a failed attempt: the error's own, or its cause's. */
-export function errorCode(error: unknown): string | undefined {
-  const e = error as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  if (typeof e?.code === 'string' && e.code !== 'ERR_NETWORK' && e.code !== 'ERR_BAD_RESPONSE') return e.code;
-  if (typeof e?.cause?.code === 'string') return e.cause.code;
-  return typeof e?.code === 'string' ? e.code : undefined;
-}
+import { errorCode, maybeSent, neverSent } from '../errors/classify.js';
 
 /** Whether a failed attempt (error) may be retried. */
 export function retryableError(error: unknown, call: Call<unknown>): boolean {
   if (call.signal.aborted) return false;
-  const code = errorCode(error);
-  if (code === undefined) return false;
   // A streamed body may have been partly consumed even when the connection then failed.
-  if (NEVER_SENT.has(code)) return call.replayable || code === 'MESH_CIRCUIT_OPEN';
-  if (isMeshError(error) && code !== 'MESH_TIMEOUT') return false;
-  return MAYBE_SENT.has(code) && call.idempotent && call.replayable;
+  if (neverSent(error)) return call.replayable || errorCode(error) === 'MESH_CIRCUIT_OPEN';
+  return maybeSent(error) && call.idempotent && call.replayable;
 }
 
 /** Whether a reply's status may be retried. */

@@ -1,20 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { type BalanceContext, balance } from '../balance/filter.js';
 import { RandomBalancer } from '../balance/random.js';
-import { makeCall, makePool } from '../balance/test-helpers.js';
 import { type Call, compose, type Handler, type Reply } from '../core/call.js';
 import { ManualClock } from '../core/clock.js';
 import type { EndpointInfo } from '../core/endpoint.js';
 import { seededRandom } from '../core/random.js';
+import { makeCall, makePool, setReady, sink } from '../core/test-helpers.js';
 import { MeshEmitter } from '../telemetry/events.js';
-import {
-  type RouteFallbackEvent,
-  Router,
-  type RoutingOptions,
-  route,
-  routeRuleSchema,
-  routingSchema,
-} from './rules.js';
+import { type RoutingOptions, type RoutingPolicy, routingOption } from './options.js';
+import { type RouteEvents, type RouteFallbackEvent, Router, route } from './rules.js';
+
+/** Routing as the mesh resolves it: defaults filled in. */
+const resolve = (options: RoutingOptions) => routingOption.parse(options) as RoutingPolicy;
+/** Whether one rule is valid. */
+const validRule = (rule: unknown) => routingOption.safeParse({ rules: [rule] }).success;
 
 /** Requests carry their headers as a plain lower-case record. */
 type Req = { headers: Record<string, string> };
@@ -54,26 +53,24 @@ function setup(options: RoutingOptions, infos: EndpointInfo[], seed = 1) {
   const random = seededRandom(seed);
   const fallbacks: RouteFallbackEvent[] = [];
   const faults: unknown[] = [];
-  const router = new Router<Req>(options, {
+  const router = new Router<Req>(resolve(options), {
     service: 'svc',
     pool,
     header: (call, name) => call.request.headers[name],
     random,
     balancer: () => new RandomBalancer({ clock, random }),
     clock,
-    emit: (event, payload) => {
+    events: sink<RouteEvents>((event, payload) => {
       if (event === 'route-fallback') fallbacks.push(payload as RouteFallbackEvent);
       else faults.push(payload);
-    },
+    }),
   });
   const ctx: BalanceContext = {
     service: 'svc',
     pool,
     balancer: new RandomBalancer({ clock, random }),
-    load: { policy: 'random', decay: 10_000, initialRtt: 30, failurePenalty: 1_000 },
     clock,
     events: new MeshEmitter(),
-    ready: () => undefined,
   };
   let sent = 0;
   const transport: Handler<Req, Reply> = async (call) => {
@@ -184,7 +181,7 @@ describe('route rules', () => {
       infos,
     );
     const [v1a, v1b, v2a, v2b, v0] = pool.all;
-    for (const ep of [v2a!, v2b!]) pool.setReady(ep, false);
+    for (const ep of [v2a!, v2b!]) setReady(pool, ep, false);
     expect(await tally(10, () => call())).toEqual({ v1: 10 });
     expect(fallbacks.at(-1)).toMatchObject({
       rule: 'v2-only',
@@ -192,11 +189,11 @@ describe('route rules', () => {
       fallback: 'version=v1',
     });
     // The default route empties too: what is left of the whole service takes the request.
-    for (const ep of [v1a!, v1b!]) pool.setReady(ep, false);
+    for (const ep of [v1a!, v1b!]) setReady(pool, ep, false);
     expect(await tally(10, () => call())).toEqual({ v0: 10 });
     expect(fallbacks.at(-1)).toMatchObject({ rule: 'v2-only', subset: 'version=v2', fallback: '*' });
     // Nothing left anywhere: the balancer says so, as without routing.
-    pool.setReady(v0!, false);
+    setReady(pool, v0!, false);
     await expect(call()).rejects.toMatchObject({ code: 'MESH_CIRCUIT_OPEN' });
     expect(fallbacks).toHaveLength(21);
   });
@@ -220,24 +217,24 @@ describe('route rules', () => {
 
   it('applies new rules to later requests when reconfigured', async () => {
     const { call, router } = setup(CANARY, fleet(3, 3));
-    router.configure({ default: { subset: { version: 'v2' } } });
+    router.configure(resolve({ default: { subset: { version: 'v2' } } }));
     expect(await tally(20, () => call())).toEqual({ v2: 20 });
   });
 
   it('validates its options', () => {
-    expect(routingSchema.parse(CANARY)).toEqual(CANARY);
-    expect(routeRuleSchema.safeParse({ subset: { version: 'v2' }, split: [] }).success).toBe(false);
-    expect(
-      routeRuleSchema.safeParse({ subset: { version: 'v2' }, split: [{ subset: {}, weight: 1 }] }).success,
-    ).toBe(false);
-    expect(routeRuleSchema.safeParse({ split: [{ subset: { version: 'v1' }, weight: 0 }] }).success).toBe(
-      false,
-    );
-    expect(
-      routeRuleSchema.safeParse({ match: { methods: [] }, fault: { abort: { status: 42 } } }).success,
-    ).toBe(false);
-    expect(routingSchema.safeParse({ zone: { local: 'a', minHealthyPercent: 0 } }).success).toBe(false);
-    expect(routingSchema.parse({ zone: false })).toEqual({ zone: false });
+    expect(resolve(CANARY)).toEqual({ ...CANARY, zone: false });
+    expect(validRule({ subset: { version: 'v2' }, split: [] })).toBe(false);
+    expect(validRule({ subset: { version: 'v2' }, split: [{ subset: {}, weight: 1 }] })).toBe(false);
+    expect(validRule({ split: [{ subset: { version: 'v1' }, weight: 0 }] })).toBe(false);
+    expect(validRule({ match: { methods: [] }, fault: { abort: { status: 42 } } })).toBe(false);
+    expect(routingOption.safeParse({ zone: { local: 'a', minHealthyPercent: 0 } }).success).toBe(false);
+    expect(resolve({ zone: false })).toEqual({ rules: [], zone: false });
+    expect(resolve({ zone: { local: 'a' } }).zone).toEqual({
+      local: 'a',
+      zoneKey: 'zone',
+      minHealthyPercent: 70,
+      minClusterSize: 6,
+    });
   });
 });
 
@@ -250,13 +247,13 @@ describe('zone-aware routing', () => {
     const { call, pool } = setup(ZONE, zoned());
     expect(await tally(1_000, () => call(), 'zone')).toEqual({ a: 1_000 });
     // 5 of 6 local endpoints (83%) is above the 70% threshold.
-    pool.setReady(pool.all[0]!, false);
+    setReady(pool, pool.all[0]!, false);
     expect(await tally(1_000, () => call(), 'zone')).toEqual({ a: 1_000 });
   });
 
   it('spills over in proportion once the local healthy share falls below the threshold', async () => {
     const { call, pool } = setup(ZONE, zoned(), 3);
-    for (const ep of pool.all.slice(0, 3)) pool.setReady(ep, false);
+    for (const ep of pool.all.slice(0, 3)) setReady(pool, ep, false);
     // 50% healthy: the local zone takes 50/70 = 71.4% of the traffic.
     const half = await tally(20_000, () => call(), 'zone');
     const local = (half.a ?? 0) / 20_000;
@@ -265,7 +262,7 @@ describe('zone-aware routing', () => {
     console.log(
       `zone spill-over at 50% local health: ${(local * 100).toFixed(1)}% stayed local (expected 71.4%)`,
     );
-    for (const ep of pool.all.slice(3, 6)) pool.setReady(ep, false);
+    for (const ep of pool.all.slice(3, 6)) setReady(pool, ep, false);
     expect(await tally(1_000, () => call(), 'zone')).toEqual({ b: 1_000 });
   });
 

@@ -20,107 +20,17 @@
  * request share it. Matching reads request headers through the `header` accessor the position
  * provides (see `route/position.ts`), so one filter serves axios configs and proxied requests.
  */
-import { z } from 'zod';
 import { hashString } from '../balance/ring-hash.js';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import type { Emit } from '../core/emit.js';
-import type { EndpointPool, EndpointView } from '../core/pool.js';
-import { MeshError } from '../errors.js';
-import { type FaultEvents, FaultInjector, type FaultOptions, faultSchema, type Synthesize } from './fault.js';
-import { type Picker, type Selector, type Subset, SubsetCache } from './subsets.js';
-import { type ZoneAwareOptions, ZonePreference, zoneAwareSchema } from './zone.js';
-
-/** What a rule matches; every given condition must hold. */
-export interface RouteMatch {
-  /** Methods (any case), any of which matches. @defaultValue every method */
-  methods?: string[];
-  /** Prefix of the request path. @defaultValue `''` (every path) */
-  pathPrefix?: string;
-  /** Request headers, by name (any case): an exact value, or `true` for present with any value. @defaultValue `{}` */
-  headers?: Record<string, string | true>;
-}
-
-/** One arm of a weighted split. */
-export interface SubsetWeight {
-  /** The subset (see `route/subsets.ts`). */
-  subset: Selector;
-  /** Relative share of requests (>= 0). */
-  weight: number;
-}
-
-/** Where matching requests go: one subset, a weighted split, or (neither) the default route. */
-export interface RouteDestination {
-  /** All matching requests go to this subset. @defaultValue the default route */
-  subset?: Selector;
-  /** Matching requests are split between subsets by weight. @defaultValue the default route */
-  split?: SubsetWeight[];
-  /** Header whose value keeps a split stable per key (e.g. `x-user-id`); else `hashKey`. @defaultValue none */
-  hashHeader?: string;
-}
-
-/** One route rule. */
-export interface RouteRule extends RouteDestination {
-  /** Name in events. @defaultValue `rules[i]` */
-  name?: string;
-  /** Which requests it takes. @defaultValue every request */
-  match?: RouteMatch;
-  /** Faults injected into the requests it takes. @defaultValue none */
-  fault?: FaultOptions;
-}
-
-/** Routing of one service. */
-export interface RoutingOptions {
-  /** Rules, tried in order. @defaultValue `[]` */
-  rules?: RouteRule[];
-  /** The default route: where requests no rule takes go. @defaultValue the whole service */
-  default?: RouteDestination;
-  /** Zone-aware preference; `false` for none. @defaultValue `false` */
-  zone?: ZoneAwareOptions | false;
-}
-
-const selectorSchema = z.record(z.string().min(1), z.string());
-const destinationFields = {
-  subset: selectorSchema.optional().describe('All matching requests go to this subset.'),
-  split: z
-    .array(z.strictObject({ subset: selectorSchema, weight: z.number().min(0).finite() }))
-    .min(1)
-    .refine((arms) => arms.some((arm) => arm.weight > 0), { message: 'a split needs a positive weight' })
-    .optional()
-    .describe('Split matching requests between subsets by weight.'),
-  hashHeader: z.string().min(1).optional().describe('Header whose value keeps a split stable per key.'),
-};
-const oneDestination = () => ({ message: 'give either subset or split, not both', path: ['split'] });
-const destinationSchema = z
-  .strictObject(destinationFields)
-  .refine((d) => !(d.subset && d.split), oneDestination());
-
-/** Validation of one {@link RouteRule}. */
-export const routeRuleSchema = z
-  .strictObject({
-    name: z.string().min(1).optional().describe('Name in events.'),
-    match: z
-      .strictObject({
-        methods: z.array(z.string().min(1)).optional(),
-        pathPrefix: z.string().optional(),
-        headers: z.record(z.string().min(1), z.union([z.string(), z.literal(true)])).optional(),
-      })
-      .optional()
-      .describe('Which requests the rule takes (method, path prefix, headers).'),
-    ...destinationFields,
-    fault: faultSchema.optional().describe('Faults injected into the requests the rule takes.'),
-  })
-  .refine((d) => !(d.subset && d.split), oneDestination());
-
-/** Validation of {@link RoutingOptions}. */
-export const routingSchema = z.strictObject({
-  rules: z.array(routeRuleSchema).optional().describe('Route rules, tried in order.'),
-  default: destinationSchema.optional().describe('Where requests no rule takes go; default: every endpoint.'),
-  zone: z
-    .union([z.literal(false), zoneAwareSchema])
-    .optional()
-    .describe('Zone-aware preference.'),
-});
+import type { EventSink } from '../core/events.js';
+import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView, Picker } from '../core/view.js';
+import { MeshError } from '../errors/mesh-error.js';
+import { type FaultEvents, FaultInjector, type Synthesize } from '../fault/fault.js';
+import type { RouteDestinationPolicy, RoutingPolicy } from './options.js';
+import { type Subset, SubsetCache } from './subsets.js';
+import { ZonePreference } from './zone.js';
 
 /** A routed request fell back because its destination had no endpoint in rotation. */
 export interface RouteFallbackEvent {
@@ -149,7 +59,7 @@ export interface RouterContext<Req = unknown> {
   random: () => number;
   /** Makes each subset's own balancer; without it subsets share the service's. @defaultValue none */
   balancer?: (() => Picker) | undefined;
-  emit?: Emit<RouteEvents> | undefined;
+  events: EventSink<RouteEvents>;
   /** For rule faults: the clock delays wait on. @defaultValue required when a rule has a fault */
   clock?: Clock | undefined;
   /** For rule faults: the reply of an aborted request. @defaultValue `defaultFaultReply` */
@@ -196,7 +106,7 @@ export class Router<Req = unknown> {
   #zone: ZonePreference | undefined;
 
   constructor(
-    options: RoutingOptions,
+    options: RoutingPolicy,
     private readonly ctx: RouterContext<Req>,
   ) {
     this.#subsets = new SubsetCache(ctx.pool, ctx.balancer);
@@ -205,13 +115,11 @@ export class Router<Req = unknown> {
   }
 
   /** Apply new routing to later requests; subsets of the pool are kept and shared. */
-  configure(options: RoutingOptions): void {
+  configure(options: RoutingPolicy): void {
     const ctx = this.ctx;
-    const emit = ctx.emit;
-    const emitFault: Emit<FaultEvents> | undefined = emit && ((event, payload) => emit(event, payload));
     this.#default = options.default ? this.#destination(options.default) : this.#whole();
     this.#zone = options.zone ? new ZonePreference(options.zone, this.#subsets, ctx.random) : undefined;
-    this.#rules = (options.rules ?? []).map((rule, i) => {
+    this.#rules = options.rules.map((rule, i) => {
       const hasDestination = rule.subset !== undefined || rule.split !== undefined;
       if (rule.fault && !ctx.clock) {
         throw new MeshError('MESH_BAD_OPTIONS', `route ${rule.name ?? `rules[${i}]`}: a fault needs a clock`);
@@ -227,7 +135,7 @@ export class Router<Req = unknown> {
               clock: ctx.clock!,
               random: ctx.random,
               synthesize: ctx.synthesize as Synthesize<unknown> | undefined,
-              emit: emitFault,
+              events: ctx.events as EventSink<FaultEvents>,
             })
           : undefined,
       };
@@ -245,7 +153,7 @@ export class Router<Req = unknown> {
         const fallback = this.#choose(this.#default, call);
         if (fallback.ready.length > 0) to = fallback;
       }
-      this.ctx.emit?.('route-fallback', {
+      this.ctx.events.emit('route-fallback', {
         service: this.ctx.service,
         rule: rule?.destination ? rule.name : 'default',
         subset: base.label,
@@ -293,7 +201,7 @@ export class Router<Req = unknown> {
     return arms[arms.length - 1]!.subset;
   }
 
-  #destination(d: RouteDestination): Destination {
+  #destination(d: RouteDestinationPolicy): Destination {
     const hashHeader = d.hashHeader?.toLowerCase();
     if (d.subset) return { arms: [{ subset: this.#subsets.of(d.subset), upTo: 1 }], hashHeader };
     if (!d.split) return this.#whole();

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { RingHashBalancer } from '../balance/ring-hash.js';
 import { RoundRobinBalancer } from '../balance/round-robin.js';
-import { makeCall, makeContext, makePool } from '../balance/test-helpers.js';
 import { ManualClock } from '../core/clock.js';
 import type { Endpoint, EndpointInfo } from '../core/endpoint.js';
-import { EndpointHold } from '../core/pool.js';
+import { EndpointHold } from '../core/endpoint.js';
+import { makeCall, makeContext, makePool, setReady } from '../core/test-helpers.js';
+
+const OUTLIER = new EndpointHold('test-outlier');
+
 import { seededRandom } from '../core/random.js';
 import { type Subset, SubsetCache, selectorLabel, selects } from './subsets.js';
 
@@ -50,14 +53,14 @@ describe('Subset', () => {
     expect(v2.all.map((ep) => ep.url)).toEqual([url(1), url(3), url(5)]);
     expect(v2.ready).toHaveLength(3);
     const [a, b] = v2.all as Endpoint[];
-    pool.setReady(a!, false);
-    pool.hold(b!, EndpointHold.outlier, true);
+    setReady(pool, a!, false);
+    pool.hold(b!, OUTLIER, true);
     expect(new Set(v2.ready)).toEqual(new Set([v2.all[2]]));
     // Changes to endpoints outside the subset do not touch it.
-    pool.setReady(pool.all[0]!, false);
+    setReady(pool, pool.all[0]!, false);
     expect(v2.ready).toHaveLength(1);
-    pool.setReady(a!, true);
-    pool.hold(b!, EndpointHold.outlier, false);
+    setReady(pool, a!, true);
+    pool.hold(b!, OUTLIER, false);
     expect(v2.ready).toHaveLength(3);
     expectInStep(v2, pool);
     expect(subsets.of({ version: 'v2' })).toBe(v2);
@@ -90,8 +93,8 @@ describe('Subset', () => {
         seen.push(...pool.update(infos).added);
       } else if (seen.length > 0) {
         const ep = seen[(random() * seen.length) | 0]!;
-        if (op < 0.55) pool.setReady(ep, random() < 0.5);
-        else pool.hold(ep, EndpointHold.outlier, random() < 0.5);
+        if (op < 0.55) setReady(pool, ep, random() < 0.5);
+        else pool.hold(ep, OUTLIER, random() < 0.5);
       }
       // Reading only now and then: the subsets must catch up however many changes they missed.
       if (random() < 0.3) for (const s of subsets) expectInStep(s, pool);
@@ -120,7 +123,7 @@ describe('Subset', () => {
     const v1 = cache.of({ version: 'v1' });
     expect(v1.ready).toHaveLength(2);
     cache.close();
-    pool.setReady(pool.all[0]!, false);
+    setReady(pool, pool.all[0]!, false);
     expect(v1.ready).toHaveLength(2);
   });
 });

@@ -13,9 +13,9 @@
  * per version (ring-hash's ring, weighted round-robin's rounds) are not rebuilt every time
  * requests alternate between subsets.
  */
-import type { Call } from '../core/call.js';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointPool, EndpointView } from '../core/pool.js';
+import type { EndpointPool } from '../core/pool.js';
+import type { EndpointView, Picker } from '../core/view.js';
 
 /** Metadata an endpoint must carry, key by key (`meta[key] === value` or tag `key=value`). */
 export type Selector = Readonly<Record<string, string>>;
@@ -36,9 +36,6 @@ export function selectorLabel(selector: Selector): string {
   const keys = Object.keys(selector).sort();
   return keys.length === 0 ? '*' : keys.map((k) => `${k}=${selector[k]}`).join(',');
 }
-
-/** Picks for one subset (a balancer). */
-export type Picker = { pick(view: EndpointView, call: Call): Endpoint | undefined };
 
 /**
  * Subset versions count down from -1 across the process: never equal to a pool's (which count

@@ -9,43 +9,10 @@
  * Envoy's zone-aware routing, destinations smaller than `minClusterSize` ignore zones: with
  * few endpoints the local ones would be overloaded.
  */
-import { z } from 'zod';
 import type { Endpoint } from '../core/endpoint.js';
-import type { EndpointView } from '../core/pool.js';
+import type { EndpointView } from '../core/view.js';
+import type { ZonePolicy } from './options.js';
 import type { Subset, SubsetCache } from './subsets.js';
-
-/** Zone-aware routing of one service. */
-export interface ZoneAwareOptions {
-  /** This process's zone: endpoints whose metadata (or `key=value` tag) `zoneKey` equals it are local. Required. */
-  local: string;
-  /** The metadata key (or tag prefix) naming an endpoint's zone. @defaultValue `'zone'` */
-  zoneKey?: string;
-  /**
-   * While at least this share (%) of the local endpoints is in rotation, all traffic stays local;
-   * below it the local zone takes traffic in proportion and the rest spills to other zones. @defaultValue `70`
-   */
-  minHealthyPercent?: number;
-  /** Destinations with fewer endpoints ignore zones (Envoy's `min_cluster_size`). @defaultValue `6` */
-  minClusterSize?: number;
-}
-
-/** Validation of {@link ZoneAwareOptions}. */
-export const zoneAwareSchema = z.strictObject({
-  local: z.string().min(1).describe("This process's zone."),
-  zoneKey: z.string().min(1).optional().describe("Metadata key of an endpoint's zone; default 'zone'."),
-  minHealthyPercent: z
-    .number()
-    .gt(0)
-    .max(100)
-    .optional()
-    .describe('Healthy share (%) of the local zone below which traffic spills over; default 70.'),
-  minClusterSize: z
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('Destinations with fewer endpoints ignore zones; default 6.'),
-});
 
 /** Chooses, per request, between the local and the other zones of a destination. */
 export class ZonePreference {
@@ -55,14 +22,14 @@ export class ZonePreference {
   readonly #minSize: number;
 
   constructor(
-    options: ZoneAwareOptions,
+    options: ZonePolicy,
     private readonly subsets: SubsetCache,
     private readonly random: () => number,
   ) {
     this.#local = options.local;
-    this.#key = options.zoneKey ?? 'zone';
-    this.#minHealthy = options.minHealthyPercent ?? 70;
-    this.#minSize = options.minClusterSize ?? 6;
+    this.#key = options.zoneKey;
+    this.#minHealthy = options.minHealthyPercent;
+    this.#minSize = options.minClusterSize;
   }
 
   /** Whether `ep` is in this process's zone. */

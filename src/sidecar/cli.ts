@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { isMeshError } from '../errors.js';
+import { isMeshError } from '../errors/mesh-error.js';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../telemetry/logger.js';
 import { Sidecar } from './sidecar.js';
 

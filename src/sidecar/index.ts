@@ -6,12 +6,13 @@
  */
 
 // The sidecar's config file is these options plus the keys of SidecarProcessOptions.
-export type { MeshClientOptions } from '../options.js';
+export type { MeshClientOptions } from '../options/index.js';
 export {
   type Address,
   parseSidecarConfig,
   type SidecarConfig,
+  type SidecarConfigFile,
   type SidecarProcessOptions,
-} from './config.js';
+} from './options.js';
 export { Sidecar, type SidecarStatsReport, startSidecar } from './sidecar.js';
 export type { ServiceStats } from './stats.js';

@@ -10,10 +10,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline as pipe } from 'node:stream';
-import type { Call, Handler } from '../core/call.js';
+import { type Call, type Handler, IDEMPOTENT_METHODS, newCall } from '../core/call.js';
 import { AttemptSignal } from '../core/signal.js';
-import { isMeshError, MeshError, type MeshErrorCode } from '../errors.js';
-import { errorCode, IDEMPOTENT_METHODS } from '../retry/policy.js';
+import { errorCode } from '../errors/classify.js';
+import { isMeshError, MeshError, type MeshErrorCode } from '../errors/mesh-error.js';
 import { ATTEMPTS_HEADER } from '../retry/stacking.js';
 import { DEADLINE_HEADER, deadlineOf } from '../timeout/propagation.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
@@ -122,7 +122,7 @@ export async function handleIngress(
     return; // the client went away while sending
   }
 
-  const call: Call<ProxyRequest> = {
+  const call = newCall<ProxyRequest>({
     service,
     method,
     path,
@@ -132,11 +132,7 @@ export async function handleIngress(
     request: { method, path, headers, body },
     signal: disconnected,
     deadline: ctx.deadline(service, deadlineOf(req)),
-    attempt: 0,
-    tried: [],
-    endpoint: undefined,
-    headers: undefined,
-  };
+  });
 
   let reply: ProxyReply;
   try {

@@ -11,16 +11,15 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { Agent } from 'undici';
 import type { Handler } from '../core/call.js';
-import { explain } from '../explain.js';
-import { Mesh } from '../mesh.js';
-import type { ConfigureOptions } from '../options-configure.js';
-import { pipeline } from '../pipeline.js';
+import { explain } from '../mesh/explain.js';
+import { Mesh } from '../mesh/mesh.js';
+import type { ConfigureOptions } from '../options/index.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
-import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
-import { parseSidecarConfig, type SidecarConfig } from './config.js';
+import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
 import { handleIngress } from './ingress.js';
+import { parseSidecarConfig, type SidecarConfig } from './options.js';
+import { SidecarPosition } from './position.js';
 import { SidecarStats } from './stats.js';
 
 /** The sidecar's state, as `/stats` reports it. */
@@ -34,14 +33,11 @@ export interface SidecarStatsReport {
 export class Sidecar {
   readonly config: SidecarConfig;
   /** @internal The request-delivery core. */
-  readonly mesh: Mesh;
+  readonly mesh: Mesh<ProxyRequest, ProxyReply>;
   /** The Prometheus registry admin `/metrics` serves: `telemetry.metrics.registry`, else the sidecar's own. */
   readonly registry: Registry;
   /** @internal What `/stats` reports, per service. */
   readonly stats = new SidecarStats();
-  readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
-  readonly #transport = undiciTransport(this.#agent);
-  readonly #handlers = new Map<string, Handler<ProxyRequest, ProxyReply>>();
   readonly #proxy: http.Server;
   readonly #admin: http.Server;
   #inFlight = 0;
@@ -51,10 +47,8 @@ export class Sidecar {
   /** @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here. */
   constructor(config: unknown) {
     this.config = parseSidecarConfig(config);
-    this.registry = sidecarRegistry(this.config.mesh.telemetry);
-    this.mesh = new Mesh(this.config.mesh, { position: 'sidecar', registry: this.registry });
-    // A change of options (configure(), the control plane): new requests get a new pipeline.
-    this.mesh.onConfigure(() => this.#handlers.clear());
+    this.registry = sidecarRegistry(this.config.options.telemetry);
+    this.mesh = new Mesh(this.config.mesh, new SidecarPosition(), { registry: this.registry });
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -131,7 +125,6 @@ export class Sidecar {
       new Promise((resolve) => (this.#admin.listening ? this.#admin.close(resolve) : resolve(undefined))),
       this.mesh.close(),
     ]);
-    await this.#agent.close();
   }
 
   /**
@@ -146,7 +139,7 @@ export class Sidecar {
   /** The state `/stats` serves. */
   report(): SidecarStatsReport {
     const services: Record<string, unknown> = {};
-    const runtimes = new Map([...this.mesh.runtimes()].map((r) => [r.service, r]));
+    const runtimes = new Map([...this.mesh.services()].map((r) => [r.service, r]));
     for (const name of new Set([...this.stats.services(), ...runtimes.keys()])) {
       const runtime = runtimes.get(name);
       services[name] = {
@@ -160,16 +153,13 @@ export class Sidecar {
 
   /** Services the sidecar forwards to: those discovery lists, and those named under `services`. */
   routes(service: string): boolean {
-    return this.mesh.discovery.knows?.(service) === true || service in this.config.mesh.services;
+    return (
+      this.mesh.discovery.knows?.(service) === true || Object.hasOwn(this.mesh.options.services, service)
+    );
   }
 
   #handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined {
-    let handler = this.#handlers.get(service);
-    if (!handler && !this.mesh.closed && this.routes(service)) {
-      handler = pipeline(this.mesh.runtime(service))(this.#transport);
-      this.#handlers.set(service, handler);
-    }
-    return handler;
+    return !this.mesh.closed && this.routes(service) ? this.mesh.handler(service) : undefined;
   }
 
   #serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -23,10 +23,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import type { Endpoint } from '../core/endpoint.js';
+import type { Endpoint, EndpointState } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
-import { MeshError } from '../errors.js';
-import { errorCode } from '../retry/policy.js';
+import { errorCode } from '../errors/classify.js';
+import { MeshError } from '../errors/mesh-error.js';
 import type { MeshEmitter } from './events.js';
 import { codeLabel, METHODS, methodIndex, STATUS_CLASSES, statusClassIndex } from './labels.js';
 import {
@@ -44,13 +44,13 @@ export interface MeteredService {
   readonly pool: EndpointPool;
   readonly clock: Clock;
   /** Present when the service has circuit breakers. */
-  readonly breakers?: unknown;
+  readonly breakers?: { stateOf(ep: Endpoint): EndpointState } | undefined;
 }
 
 /** A mesh whose events and live pools feed the metrics. */
 export interface MetricsSource {
   readonly events: MeshEmitter;
-  runtimes(): Iterable<MeteredService>;
+  services(): Iterable<MeteredService>;
 }
 
 const shared = new WeakMap<Registry, Map<string, MeshMetrics>>();
@@ -92,7 +92,7 @@ export class MeshMetrics {
     const registers = [registry];
     const sources = this.#sources;
     const runtimes = function* () {
-      for (const source of sources) yield* source.runtimes();
+      for (const source of sources) yield* source.services();
     };
     const services = this.#services;
     /** Hand the locally counted increments of `pick`'s cells to `counter` (at scrape time). */
@@ -170,8 +170,10 @@ export class MeshMetrics {
         collect() {
           this.reset();
           for (const rt of runtimes()) {
-            if (!rt.breakers) continue;
-            for (const ep of rt.pool.all) this.set({ service: rt.service, endpoint: ep.url }, stateValue(ep));
+            const breakers = rt.breakers;
+            if (!breakers) continue;
+            for (const ep of rt.pool.all)
+              this.set({ service: rt.service, endpoint: ep.url }, stateValue(breakers.stateOf(ep)));
           }
         },
       });
@@ -400,6 +402,6 @@ function liveUrl(pool: EndpointPool, ep: Endpoint | undefined): string {
   return ep !== undefined && pool.get(ep.id) === ep ? ep.url : '';
 }
 
-function stateValue(ep: Endpoint): number {
-  return ep.state === 'open' ? 2 : ep.state === 'half-open' ? 1 : 0;
+function stateValue(state: EndpointState): number {
+  return state === 'open' ? 2 : state === 'half-open' ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /**
- * The `telemetry` and `logger` options: their types, with every default, and their schema, which
- * `src/options.ts` plugs into the one options schema (so a bad value fails with
+ * The `telemetry` and `logger` options: their schema, with every default, and the types derived
+ * from it, which the options plug into the one options schema (so a bad value fails with
  * `MESH_BAD_OPTIONS` and its path, e.g. `options.telemetry.metrics.prefix: ...`).
  *
  * Defaults follow what a library user expects of observability: nothing global is touched.
@@ -29,82 +29,54 @@ export interface Logger {
   error(fields: Record<string, unknown>, msg?: string): void;
 }
 
-/** Prometheus metrics (prom-client). */
-export interface MetricsOptions {
-  /**
-   * The prom-client `Registry` to register the mesh's metrics in; serve it on your `/metrics`.
-   * Without one the fat client records no metrics (nothing global is touched); the sidecar uses
-   * its own registry and serves it on its admin `/metrics`. Several clients may share a registry:
-   * they add to the same series. @defaultValue none (no metrics in the client)
-   */
-  registry?: Registry;
-  /** Prefix of every metric name. @defaultValue `'mesh_client_'` */
-  prefix?: string;
-  /** Buckets (seconds) of the request latency histogram. @defaultValue `[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]` */
-  buckets?: number[];
-}
-
-/** OpenTelemetry tracing, through `@opentelemetry/api` only. */
-export interface TracingOptions {
-  /** The tracer to use. @defaultValue the global API's tracer named `mesh-client` (a no-op without an SDK) */
-  tracer?: Tracer;
-}
-
-/** Metrics and tracing. */
-export interface TelemetryOptions {
-  /** Prometheus metrics; `false` turns them off (also in the sidecar). @defaultValue `{}` (on only with a `registry`, or in the sidecar) */
-  metrics?: MetricsOptions | false;
-  /**
-   * OpenTelemetry spans (one per request, one per attempt) and W3C trace context propagation;
-   * `false` takes the tracing filters out of the pipeline. @defaultValue `true`
-   */
-  tracing?: boolean | TracingOptions;
-}
-
 /** Latency histogram buckets, in seconds: 1 ms to 30 s (the default total deadline is 15 s). */
 export const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 const metricsSchema = z.strictObject({
+  /**
+   * The prom-client `Registry` to register the mesh's metrics in; serve it on your `/metrics`.
+   * Without one the fat client records no metrics (nothing global is touched); the sidecar uses
+   * its own registry and serves it on its admin `/metrics`. Several clients may share a registry:
+   * they add to the same series.
+   * @defaultValue none (no metrics in the client)
+   */
   registry: z
     .custom<Registry>((v) => isObject(v) && typeof v.registerMetric === 'function', {
       message: 'expected a prom-client Registry',
     })
-    .optional()
-    .describe('prom-client Registry to record into; none: no metrics in the client.'),
+    .optional(),
+  /** Prefix of every metric name. */
   prefix: z
     .string()
     .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'expected a Prometheus metric name prefix, e.g. mesh_client_')
-    .prefault('mesh_client_')
-    .describe('Prefix of every metric name.'),
-  buckets: z
-    .array(z.number().positive().finite())
-    .min(1)
-    .prefault(DEFAULT_BUCKETS)
-    .describe('Buckets (seconds) of the request latency histogram.'),
+    .default('mesh_client_'),
+  /** Buckets (seconds) of the request latency histogram. */
+  buckets: z.array(z.number().positive().finite()).min(1).default(DEFAULT_BUCKETS),
 });
 
 const tracingSchema = z.strictObject({
+  /** The tracer to use. @defaultValue the global API's tracer named `mesh-client` (a no-op without an SDK) */
   tracer: z
     .custom<Tracer>((v) => isObject(v) && typeof v.startSpan === 'function', {
       message: 'expected an OpenTelemetry Tracer',
     })
-    .optional()
-    .describe("Tracer to use; default: the global API's (a no-op without an SDK)."),
+    .optional(),
 });
 
-/** The schema of {@link TelemetryOptions}. */
-export const telemetrySchema = z.strictObject({
-  metrics: z
-    .union([z.literal(false), metricsSchema])
-    .prefault({})
-    .describe('Prometheus metrics; on with a registry (always in the sidecar); false: off.'),
-  tracing: z
-    .union([z.boolean(), tracingSchema])
-    .prefault(true)
-    .describe('OpenTelemetry spans and trace context propagation; false: off.'),
+const telemetrySchema = z.strictObject({
+  /** Prometheus metrics; on only with a `registry` (always in the sidecar); `false` turns them off (also in the sidecar). */
+  metrics: z.union([z.literal(false), metricsSchema]).prefault({}),
+  /**
+   * OpenTelemetry spans (one per request, one per attempt) and W3C trace context propagation;
+   * `false` takes the tracing stages out of the pipeline.
+   */
+  tracing: z.union([z.boolean(), tracingSchema]).default(true),
 });
+
+/** The `telemetry` option: metrics and tracing. */
+export const telemetryOption = telemetrySchema.prefault({});
 
 /** The schema of {@link Logger}: any object with `debug`, `info`, `warn` and `error` functions. */
 export const loggerSchema = z.custom<Logger>(
@@ -112,8 +84,23 @@ export const loggerSchema = z.custom<Logger>(
   { message: 'expected a logger with debug, info, warn and error methods (pino, console)' },
 );
 
+/**
+ * Metrics and tracing.
+ * @interface
+ */
+export type TelemetryOptions = z.input<typeof telemetrySchema>;
+
+/**
+ * Prometheus metrics (prom-client).
+ * @interface
+ */
+export type MetricsOptions = z.input<typeof metricsSchema>;
+
+/**
+ * OpenTelemetry tracing, through `@opentelemetry/api` only.
+ * @interface
+ */
+export type TracingOptions = z.input<typeof tracingSchema>;
+
 /** {@link TelemetryOptions} validated, defaults applied. */
-export interface ResolvedTelemetry {
-  metrics: false | { registry: Registry | undefined; prefix: string; buckets: number[] };
-  tracing: boolean | TracingOptions;
-}
+export type ResolvedTelemetry = z.output<typeof telemetrySchema>;

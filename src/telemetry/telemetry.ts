@@ -1,19 +1,19 @@
 /**
- * A mesh's telemetry, built once from the `telemetry` and `logger` options: which filters the
- * pipeline gets (none at all for what is off: a disabled concern is absent from the composition,
- * not a branch taken per request), what listens to the mesh's events, and what closes with it.
+ * A mesh's telemetry, built once from the `telemetry` and `logger` options: the metrics and
+ * tracing the pipeline's telemetry stages use (absent when off: a disabled concern is absent
+ * from the composition, not a branch taken per request), what listens to the mesh's events, and
+ * what closes with it.
  *
  * The two positions differ in two ways only: the sidecar always records metrics (into its own
  * registry, served on admin `/metrics`) unless `metrics: false`, and its request spans continue
  * the trace context that arrives with each request.
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { Filter } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { MeshEmitter } from './events.js';
 import { logEvents } from './log-events.js';
 import { safeLogger } from './logger.js';
-import { type MeshMetrics, type MeteredService, type MetricsSource, metricsFor } from './metrics.js';
+import { type MeshMetrics, type MetricsSource, metricsFor } from './metrics.js';
 import { DEFAULT_BUCKETS, type Logger, type ResolvedTelemetry } from './options.js';
 import { MeshTracing } from './tracing.js';
 
@@ -57,31 +57,6 @@ export class Telemetry {
     this.#detach = this.metrics?.attach(source);
     this.tracing?.attach(source.events);
     if (this.logger) logEvents(source.events, this.logger, source.clock);
-  }
-
-  /** Filters for the head of a service's pipeline (outermost first); empty when all is off. */
-  requestFilters(svc: MeteredService): Filter[] {
-    const filters: Filter[] = [];
-    if (this.tracing) filters.push(this.tracing.requestFilter(svc.service));
-    if (this.metrics) filters.push(this.metrics.requestFilter(svc));
-    return filters;
-  }
-
-  /** Filters that go right below the balancer, once the attempt's endpoint is known. */
-  attemptFilters(svc: MeteredService): Filter[] {
-    const filters: Filter[] = [];
-    if (this.tracing) filters.push(this.tracing.attemptFilter(svc.clock));
-    if (this.metrics) filters.push(this.metrics.attemptFilter(svc));
-    return filters;
-  }
-
-  /**
-   * Filters for a client in `mode: 'sidecar'`, outermost, around the hand-off to the sidecar: a
-   * request span whose context goes to the sidecar in `traceparent` (the sidecar makes the
-   * attempt spans). Metrics are the sidecar's (and the fallback pipeline's). Empty when tracing is off.
-   */
-  handOffFilters(service: string): Filter[] {
-    return this.tracing ? [this.tracing.requestFilter(service), this.tracing.handOffFilter()] : [];
   }
 
   /** Stop reading the mesh's pools (the counters keep their values in the registry). */

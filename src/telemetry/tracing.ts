@@ -33,8 +33,8 @@ import {
 } from '@opentelemetry/api';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import type { Endpoint } from '../core/endpoint.js';
-import { errorCode } from '../retry/policy.js';
+import type { Endpoint, EndpointState } from '../core/endpoint.js';
+import { errorCode } from '../errors/classify.js';
 import type { MeshEmitter } from './events.js';
 import { normalizeMethod } from './labels.js';
 import type { TracingOptions } from './options.js';
@@ -141,7 +141,7 @@ export class MeshTracing {
   }
 
   /** Below the balancer: one span per attempt, its context sent to the upstream. */
-  attemptFilter(clock: Clock): Filter {
+  attemptFilter(clock: Clock, service?: { readonly breakers?: BreakerStates | undefined }): Filter {
     const { tracer } = this;
     return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
       (call: Call<Req>) => {
@@ -157,7 +157,7 @@ export class MeshTracing {
             'url.path': pathOnly(call.path),
             'mesh.service': call.service,
             'mesh.attempt': attempt,
-            'mesh.breaker.state': ep.state === 'healthy' ? 'closed' : ep.state,
+            'mesh.breaker.state': breakerState(service?.breakers?.stateOf(ep)),
           });
           if (attempt > 1) span.setAttribute('http.request.resend_count', attempt - 1);
         }
@@ -284,4 +284,14 @@ function end(
     }
   }
   span.end();
+}
+
+/** What the attempt spans read of a service's breakers. */
+interface BreakerStates {
+  stateOf(ep: Endpoint): EndpointState;
+}
+
+/** The OpenTelemetry-style name of a breaker state (`closed` while healthy or without a breaker). */
+function breakerState(state: EndpointState | undefined): string {
+  return state === undefined || state === 'healthy' ? 'closed' : state;
 }

@@ -11,7 +11,7 @@
  */
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 
 export function deadline(clock: Clock, shutdown: AbortSignal): Filter {
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>

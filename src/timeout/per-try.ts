@@ -14,7 +14,7 @@
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import { AttemptSignal } from '../core/signal.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 import { deadlineExceeded } from './deadline.js';
 import { DEADLINE_HEADER } from './propagation.js';
 

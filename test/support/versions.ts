@@ -2,7 +2,7 @@
  * A service `svc` with one upstream tagged `version: v1` and one tagged `v2`, for routing tests,
  * and a way to ask which of them answered, through a client or through a sidecar.
  */
-import type { MeshClient } from '../../src/client.js';
+import type { MeshClient } from '../../src/client/client.js';
 import type { Sidecar } from '../../src/sidecar/sidecar.js';
 import type { Closable } from '../../testkit/lifecycle.js';
 import { Upstream } from '../../testkit/upstream.js';

@@ -1,0 +1,17 @@
+/**
+ * `discovery: { consul: {...} }`: Consul's health endpoint, kept current with blocking queries
+ * ({@link ConsulDiscovery}). The services the block lists are watched from construction on.
+ */
+import { ConsulDiscovery } from './consul.js';
+import { consulDiscoverySchema } from './consul-options.js';
+import { defineSource } from './source.js';
+
+/** The `consul` discovery source. */
+export const consulSource = defineSource({
+  schema: consulDiscoverySchema,
+  create: ({ services = [], ...consul }, ctx) => ({
+    // CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN fill what the options leave out (ConsulDiscovery reads them).
+    discovery: new ConsulDiscovery({ ...consul, clock: ctx.clock, random: ctx.random }),
+    watch: services,
+  }),
+});

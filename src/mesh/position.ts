@@ -1,0 +1,29 @@
+/**
+ * Where a pipeline runs, as the mesh needs to know it. The two positions differ only in the
+ * request and reply types they carry (an axios config and an AxiosResponse in the fat client, a
+ * proxied request and a streamed reply in the sidecar), and each supplies this object: how to
+ * read a request header, how to build the reply of an injected fault, the transport at the
+ * bottom of the pipeline, and (the fat client) how to hand a request to a sidecar. Nothing below
+ * the positions imports axios or undici types for this.
+ */
+import type { Call, Handler, Reply } from '../core/call.js';
+import type { SidecarPolicy } from '../handoff/options.js';
+import type { ServicePolicy } from '../options/index.js';
+
+/** Which position: in the app's process, or a sidecar. */
+export type PositionName = 'client' | 'sidecar';
+
+/** What a position supplies to the mesh. */
+export interface Position<Req = unknown, Rep extends Reply = Reply> {
+  readonly name: PositionName;
+  /** A request header (case-insensitive), the way the position's request carries it. */
+  header(call: Call<Req>, name: string): string | undefined;
+  /** The reply of an injected abort (an empty body, `x-mesh-fault: abort`). */
+  faultReply(status: number, call: Call<Req>): Rep;
+  /** The transport at the bottom of a service's pipeline. */
+  transport(policy: ServicePolicy): Handler<Req, Rep>;
+  /** The transport to a sidecar, for `mode: 'sidecar'`; absent where requests cannot be handed on. */
+  toSidecar?(sidecar: SidecarPolicy, service: string): Handler<Req, Rep>;
+  /** Release what the position's transports hold (pooled sockets). */
+  close?(): Promise<void>;
+}
