@@ -98,7 +98,7 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     await until(() => strict.latest?.length === 2 && loose.latest?.length === 2, 'recovery to passing');
   });
 
-  it.skipIf(!!REAL)('does not call listeners when the index moves but the result is equal', async () => {
+  it.skipIf(!!REAL)('does not call listeners, nor read, when the index moves but the result is equal', async () => {
     const em = target.emulator!;
     const name = unique('quiet');
     const rec = new Recorder();
@@ -106,15 +106,20 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     await rawInstance(name, `${name}-1`, 6001);
     await until(() => rec.latest?.length === 1, 'the instance');
     const calls = rec.updates.length;
-    const queries = () => em.requests.filter((r) => r.path === `/v1/health/service/${name}`).length;
+    const count = (path: string) => em.requests.filter((r) => r.path === path).length;
+    const reads = count(`/v1/health/service/${name}`);
     for (let i = 0; i < 3; i++) {
-      const before = queries();
+      const before = count('/v1/health/state/any');
       em.bumpIndex(name);
       em.setHealth(`${name}-1`, 'passing', `probe ${i}`); // output-only change: index moves, set does not
-      // A new query means the previous answer was fully handled.
-      await until(() => queries() > before && em.blockingQueries > 0, 'the watch to wake up and block again');
+      // A new feed query means the previous answer was fully handled.
+      await until(
+        () => count('/v1/health/state/any') > before && em.blockingQueries > 0,
+        'the change feed to wake up and block again',
+      );
     }
     expect(rec.updates.length).toBe(calls);
+    expect(count(`/v1/health/service/${name}`)).toBe(reads);
     await rawInstance(name, `${name}-2`, 6002);
     await until(() => rec.latest?.length === 2, 'a real change to still arrive');
   });
@@ -181,6 +186,8 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
       backoffMax: 400,
     });
     const sub = d.subscribe('svc', rec.onUpdate, rec.onError);
+    const feed = () => rec.errors.filter((e) => e.message.includes('change feed')).length;
+    const reads = () => rec.errors.filter((e) => e.message.includes('reading attempt')).length;
     // ceiling = min(400, 100 * 2^(n-1)); delay = ceiling / 2 + random * ceiling / 2
     for (const [n, delay] of [
       [1, 75],
@@ -188,13 +195,14 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
       [3, 300],
       [4, 300],
     ] as const) {
-      await until(() => rec.errors.length === n && clock.pending === 2, `failure ${n} and its backoff timer`);
+      await until(() => feed() === n && reads() === n, `failure ${n} of the feed and of the read`);
       clock.advance(delay - 1);
-      expect(clock.pending).toBe(2); // the initialTimeout timer and the backoff timer, not yet due
+      // Not due yet: no new attempt may start (the refusal would arrive within a few ms).
+      await new Promise((r) => setTimeout(r, 20));
+      expect([feed(), reads()]).toEqual([n, n]);
       clock.advance(1);
-      expect(clock.pending).toBe(1);
     }
-    await until(() => rec.errors.length === 5, 'the fifth attempt');
+    await until(() => feed() === 5 && reads() === 5, 'the fifth attempts');
     clock.advance(5_000);
     await expect(sub.ready).rejects.toMatchObject({ code: 'MESH_DISCOVERY_UNAVAILABLE' });
     expect(rec.updates).toEqual([]);
@@ -209,7 +217,9 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     const names = [unique('a'), unique('b'), unique('c')];
     for (const name of names) d.subscribe(name, () => {});
     await r.register({ name: names[0] ?? '', address: '127.0.0.1', port: 9300, check: { ttl: 300 } });
-    await until(() => own.blockingQueries === 3, 'three blocking queries');
+    // Three services, one blocking query: the change feed.
+    await until(() => own.blockingQueries === 1 && own.connections > 0, 'the change feed to block');
+    expect(own.blockingQueries).toBe(1);
     const start = performance.now();
     await Promise.all([d.close(), r.close()]);
     const closing = performance.now() - start;

@@ -204,6 +204,14 @@ export class ConsulEmulator {
     this.#agent.bump(name);
   }
 
+  /** Give `token` new rights (an operator edits its policy), or delete it with `undefined`. */
+  setToken(token: string, rules: AclRules | undefined): void {
+    const tokens = { ...(this.#opts.tokens ?? {}) };
+    if (rules) tokens[token] = rules;
+    else delete tokens[token];
+    this.#opts.tokens = tokens;
+  }
+
   /** An agent restarted without its data dir: every service and check registered through it is gone. */
   forget(): void {
     this.#agent.clear(true);

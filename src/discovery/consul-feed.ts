@@ -136,6 +136,16 @@ export class ChangeFeed {
     }
   }
 
+  /**
+   * After a read of `view`: take the last answer as its baseline when the read was sent after that
+   * answer arrived (the read is the newer truth), so that nodes it just learned do not look like a
+   * change at the next answer.
+   */
+  reprint(view: ServiceView): void {
+    const last = this.#last;
+    if (last && view.readSeq > last.arrivedSeq) view.feedPrint = printOf(view, last);
+  }
+
   /** Say once, when it starts, that the feed cannot see everything (its token lacks read rights). */
   #aclNotice(filtered: boolean): void {
     if (filtered && !this.#filtered) {

@@ -56,6 +56,8 @@ export class ServiceReader {
   #resync: TimerHandle | undefined;
   /** The address kind in force, once the agent's datacenter is known (see `addressKind`). */
   address: 'lan' | 'wan' = 'lan';
+  /** Called after each applied read (the change feed takes it as the service's new baseline). */
+  afterRead: (view: ServiceView) => void = () => {};
 
   constructor(settings: Settings, views: ReadonlyMap<string, ServiceView>) {
     this.#s = settings;
@@ -148,6 +150,7 @@ export class ServiceReader {
         filtered: headers['x-consul-results-filtered-by-acls'] === 'true',
         entries: body.length,
       });
+      this.afterRead(view);
     } catch (error) {
       if (signal.aborted || this.#views.get(view.service) !== view) return;
       view.failures++;

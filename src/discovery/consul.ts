@@ -109,6 +109,7 @@ export class ConsulDiscovery implements Discovery {
     };
     this.#reader = new ServiceReader(this.#settings, this.#views);
     this.#feed = new ChangeFeed(this.#settings, this.#views, this.#reader);
+    this.#reader.afterRead = (view) => this.#feed.reprint(view);
   }
 
   /** Watch `service`; its first subscriber queues its first read, the last one to leave forgets it. */
