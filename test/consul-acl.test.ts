@@ -130,10 +130,14 @@ describe.skipIf(!!REAL)('Consul ACL filtering (emulator)', () => {
     const errors: Error[] = [];
     const r = new ConsulRegistrar({ env: { CONSUL_HTTP_ADDR: em.address }, token: reader });
     onTestFinished(() => r.close());
-    errors.push(await r.register({ name, port: 4401, check: { ttl: 1_000 } }).catch((e: Error) => e));
+    errors.push(
+      (await r.register({ name, port: 4401, check: { ttl: 1_000 } }).catch((e: Error) => e)) as Error,
+    );
     const anonymous = new ConsulRegistrar({ env: { CONSUL_HTTP_ADDR: em.address } });
     onTestFinished(() => anonymous.close());
-    errors.push(await anonymous.register({ name, port: 4402, check: { ttl: 1_000 } }).catch((e: Error) => e));
+    errors.push(
+      (await anonymous.register({ name, port: 4402, check: { ttl: 1_000 } }).catch((e: Error) => e)) as Error,
+    );
     // The control plane: a token without key:read.
     const mesh = new MeshClient({
       discovery: { static: {} },

@@ -83,7 +83,9 @@ describe(`Consul registration rules (${REAL ? `real agent at ${REAL}` : 'emulato
     // A Weights object without Warning: Go's zero value.
     const id = `${name}-w`;
     expect((await put({ Name: name, ID: id, Port: 1, Weights: { Passing: 5 } })).status).toBe(200);
-    onTestFinished(() => agent('PUT', `/v1/agent/service/deregister/${id}`).catch(() => {}));
+    onTestFinished(async () => {
+      await agent('PUT', `/v1/agent/service/deregister/${id}`).catch(() => {});
+    });
     const services = (await agent('GET', '/v1/agent/services')) as Record<string, { Weights: unknown }>;
     expect(services[id]?.Weights).toEqual({ Passing: 5, Warning: 0 });
   });

@@ -175,7 +175,10 @@ export class KvWatch {
     signal: AbortSignal,
   ): Promise<{ index: unknown; value: string | undefined; modifyIndex: number }> {
     const wait = this.#wait;
-    const timeout = wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN;
+    // A query that does not block (the first, or after a reset) must not wait as long as one that does.
+    const timeout = this.#index.blocking
+      ? wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN
+      : this.#session.requestTimeout;
     const kv = this.#session.client.kv;
     // The runtime takes papi's ctx and timeout besides the declared options.
     const get = kv.get.bind(kv) as unknown as (opts: Record<string, unknown>) => Promise<unknown>;

@@ -99,7 +99,10 @@ export class ChangeFeed {
 
   async #query(signal: AbortSignal): Promise<{ headers: Record<string, unknown>; checks: HealthCheck[] }> {
     const { session, wait, query } = this.#s;
-    const timeout = wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN;
+    // A query that does not block (the first, or after a reset) must not wait as long as one that does.
+    const timeout = this.#index.blocking
+      ? wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN
+      : session.requestTimeout;
     const health = (session as ConsulSession).client.health;
     const call = health.state.bind(health) as unknown as (opts: object) => Promise<unknown>;
     const options = {
