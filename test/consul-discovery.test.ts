@@ -127,6 +127,19 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     },
   );
 
+  it('a change no health check shows (same ID, new port) is picked up by the periodic re-read', async () => {
+    const name = unique('moved');
+    const rec = new Recorder();
+    // The re-read comes round once per wait: a short one for the test (the default is 5 minutes).
+    discovery({ wait: 1_000 }).subscribe(name, rec.onUpdate, rec.onError);
+    await rawInstance(name, `${name}-1`, 6101);
+    await until(() => rec.ports().join() === '6101', 'the instance');
+    // Re-registered under the same ID with the same check: the checks, hence the change feed, stay as they were.
+    await rawInstance(name, `${name}-1`, 6102);
+    await until(() => rec.ports().join() === '6102', 'the new port', 5_000);
+    expect(rec.errors).toEqual([]);
+  });
+
   it.skipIf(!!REAL)('keeps the last set through an outage, reports it, and recovers by itself', async () => {
     const em = target.emulator!;
     const name = unique('outage');

@@ -38,7 +38,7 @@ export interface ConsulDiscoveryOptions {
   passingOnly?: boolean;
   /** Let any Consul server answer, not only the leader: faster, possibly slightly behind. @defaultValue `false` */
   stale?: boolean;
-  /** How long one blocking query may wait for a change, in ms (Consul's cap: 600000). @defaultValue `300000` */
+  /** How long the change feed's blocking query may wait for a change, in ms (Consul's cap: 600000); also how often each watched service is read again regardless. @defaultValue `300000` */
   wait?: number;
   /** Rate limit of wake-ups: after a burst of two, at most one query per this many ms (plus up to 25 % jitter). @defaultValue `250` */
   minWakeupInterval?: number;
