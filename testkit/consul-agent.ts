@@ -7,8 +7,12 @@ import { request, type ServerResponse } from 'node:http';
 import { blockUntil, type Waiters } from './blocking.js';
 import type { Caller } from './consul-acl.js';
 import {
+  agentService,
   type CheckRecord,
   type CheckStatus,
+  catalogService,
+  NODE_ID,
+  nodeRecord,
   parseGoDuration,
   parseRegistration,
   publicCheck,
@@ -87,7 +91,11 @@ export class AgentCatalog {
     if (path === '/v1/agent/services' && get) {
       const shown = [...this.#services.values()].filter((s) => caller.serviceRead(s.Service));
       const headers = caller.authenticated && shown.length < this.#services.size ? filteredHeader : {};
-      return reply(200, Object.fromEntries(shown.map((s) => [s.ID, this.#agentService(s)])), headers);
+      return reply(
+        200,
+        Object.fromEntries(shown.map((s) => [s.ID, agentService(s, this.#s.datacenter)])),
+        headers,
+      );
     }
     if ((m = /^\/v1\/agent\/service\/([^/]+)$/.exec(path)) && get && m[1] !== 'register') {
       const id = decodeURIComponent(m[1] ?? '');
@@ -95,7 +103,10 @@ export class AgentCatalog {
       if (!service) return reply(404, `unknown service ID: ${id}`);
       if (!caller.serviceRead(service.Service))
         return reply(403, caller.denied('service:read', service.Service));
-      return reply(200, { ...this.#agentService(service), ContentHash: hashOf(JSON.stringify(service)) });
+      return reply(200, {
+        ...agentService(service, this.#s.datacenter),
+        ContentHash: hashOf(JSON.stringify(service)),
+      });
     }
     if (path === '/v1/agent/self' && get) {
       if (!caller.agentRead()) return reply(403, caller.denied('agent:read', this.#s.node));
@@ -234,8 +245,8 @@ export class AgentCatalog {
     // Consul leaves out what the token may not read, and answers 200 all the same.
     const shown = caller.serviceRead(name) && caller.nodeRead() ? all : [];
     const entries = shown.map((e) => ({
-      Node: this.#node(),
-      Service: this.#catalogService(e.service),
+      Node: nodeRecord(this.#s),
+      Service: catalogService(e.service, this.#s.datacenter),
       Checks: e.checks.map(publicCheck),
     }));
     reply(200, entries, this.#meta(index, caller, shown.length < all.length));
@@ -375,57 +386,8 @@ export class AgentCatalog {
   #allChecks(): CheckRecord[] {
     return [serfHealth(this.#s.node), ...this.#checks.values()];
   }
-
-  #node() {
-    const { node, datacenter, wanAddress } = this.#s;
-    return {
-      ID: NODE_ID,
-      Node: node,
-      Address: '127.0.0.1',
-      Datacenter: datacenter,
-      TaggedAddresses: { lan: '127.0.0.1', lan_ipv4: '127.0.0.1', wan: wanAddress, wan_ipv4: wanAddress },
-      Meta: { 'consul-network-segment': '' },
-      CreateIndex: 1,
-      ModifyIndex: 1,
-    };
-  }
-
-  /** A service as `/v1/health/service` shows it. */
-  #catalogService(s: ServiceRecord) {
-    return {
-      ID: s.ID,
-      Service: s.Service,
-      Tags: [...s.Tags],
-      Address: s.Address,
-      ...(s.TaggedAddresses && { TaggedAddresses: s.TaggedAddresses }),
-      Meta: { ...s.Meta },
-      Port: s.Port,
-      Weights: { ...s.Weights },
-      EnableTagOverride: s.EnableTagOverride,
-      Datacenter: this.#s.datacenter,
-      CreateIndex: s.CreateIndex,
-      ModifyIndex: s.ModifyIndex,
-    };
-  }
-
-  /** A service as the agent endpoints show it. */
-  #agentService(s: ServiceRecord) {
-    return {
-      ID: s.ID,
-      Service: s.Service,
-      Tags: [...s.Tags],
-      Meta: { ...s.Meta },
-      Port: s.Port,
-      Address: s.Address,
-      ...(s.TaggedAddresses && { TaggedAddresses: s.TaggedAddresses }),
-      Weights: { ...s.Weights },
-      EnableTagOverride: s.EnableTagOverride,
-      Datacenter: this.#s.datacenter,
-    };
-  }
 }
 
-const NODE_ID = '00000000-0000-0000-0000-000000000001';
 const filteredHeader = { 'x-consul-results-filtered-by-acls': 'true' };
 
 function hashOf(text: string): string {

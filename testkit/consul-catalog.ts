@@ -222,3 +222,54 @@ export function isStatus(value: unknown): value is CheckStatus {
 function stringArray(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
+
+/** The emulated node's ID. */
+export const NODE_ID = '00000000-0000-0000-0000-000000000001';
+
+/** The node as `/v1/health/service` shows it. */
+export function nodeRecord(s: { node: string; datacenter: string; wanAddress: string }) {
+  return {
+    ID: NODE_ID,
+    Node: s.node,
+    Address: '127.0.0.1',
+    Datacenter: s.datacenter,
+    TaggedAddresses: { lan: '127.0.0.1', lan_ipv4: '127.0.0.1', wan: s.wanAddress, wan_ipv4: s.wanAddress },
+    Meta: { 'consul-network-segment': '' },
+    CreateIndex: 1,
+    ModifyIndex: 1,
+  };
+}
+
+/** A service as `/v1/health/service` shows it. */
+export function catalogService(s: ServiceRecord, datacenter: string) {
+  return {
+    ID: s.ID,
+    Service: s.Service,
+    Tags: [...s.Tags],
+    Address: s.Address,
+    ...(s.TaggedAddresses && { TaggedAddresses: s.TaggedAddresses }),
+    Meta: { ...s.Meta },
+    Port: s.Port,
+    Weights: { ...s.Weights },
+    EnableTagOverride: s.EnableTagOverride,
+    Datacenter: datacenter,
+    CreateIndex: s.CreateIndex,
+    ModifyIndex: s.ModifyIndex,
+  };
+}
+
+/** A service as the agent endpoints show it. */
+export function agentService(s: ServiceRecord, datacenter: string) {
+  return {
+    ID: s.ID,
+    Service: s.Service,
+    Tags: [...s.Tags],
+    Meta: { ...s.Meta },
+    Port: s.Port,
+    Address: s.Address,
+    ...(s.TaggedAddresses && { TaggedAddresses: s.TaggedAddresses }),
+    Weights: { ...s.Weights },
+    EnableTagOverride: s.EnableTagOverride,
+    Datacenter: datacenter,
+  };
+}

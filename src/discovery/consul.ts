@@ -45,7 +45,7 @@ export interface ConsulOptions
   tags?: readonly string[];
   /** Time source for backoff, rate limit and `initialTimeout`. @defaultValue the system clock */
   clock?: Clock;
-  /** Random source in [0, 1) for backoff jitter. @defaultValue `Math.random` */
+  /** Random source in [0, 1) for backoff and wake-up jitter. @defaultValue `Math.random` */
   random?: () => number;
 }
 
