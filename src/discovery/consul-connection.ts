@@ -3,9 +3,9 @@
  * self-registration (`consul-registration.ts`): where the agent is (options and the
  * `CONSUL_HTTP_*` environment variables, read the way the `consul` CLI reads them,
  * https://developer.hashicorp.com/consul/commands#environment-variables), one `consul` package client
- * with its own connection pool, cancellation and time limits for its calls, and token-free copies of
- * its errors (the package reads no environment and its errors can carry the request, token included:
- * see DEPENDENCY-NOTES).
+ * with its own bounded connection pool, cancellation and time limits for its calls, token-free
+ * copies of its errors (the package reads no environment, and its errors can carry the request, token
+ * included), and `agentRequest` for the calls the package sends or reports poorly.
  */
 import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES } from 'node:http';
