@@ -9,6 +9,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MeshClient } from 'mesh-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
 import { isMeshError } from '../src/errors.js';
@@ -163,4 +164,28 @@ describe(`Consul registration rules (${REAL ? `real agent at ${REAL}` : 'emulato
       );
     },
   );
+
+  it.skipIf(!!REAL)('mesh.register() takes registrationCheckInterval from discovery.consul', async () => {
+    const em = target.emulator!;
+    const app = createServer((_req, res) => res.writeHead(200).end());
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    onTestFinished(() => new Promise<void>((r) => app.close(() => r())));
+    const port = (app.address() as AddressInfo).port;
+    const mesh = new MeshClient({
+      discovery: { consul: { host: '127.0.0.1', port: em.port, registrationCheckInterval: 200 } },
+    });
+    onTestFinished(() => mesh.close().catch(() => undefined));
+    const reg = await mesh.register({
+      name: unique('wired'),
+      address: '127.0.0.1',
+      port,
+      check: { http: `http://127.0.0.1:${port}/health`, interval: 1_000 },
+    });
+    em.forget();
+    await until(
+      async () => reg.id in ((await agent('GET', '/v1/agent/services')) as object),
+      'the re-registration',
+      3_000,
+    );
+  });
 });

@@ -126,6 +126,25 @@ describe.skipIf(!!REAL)('Consul discovery at scale (emulator)', () => {
     console.log(figures.join('\n'));
   });
 
+  it('readConcurrency bounds the reads: 1 means at most one read beside the change feed', async () => {
+    const em = await ConsulEmulator.start();
+    onTestFinished(() => em.close());
+    const names = Array.from({ length: 50 }, () => unique('one'));
+    await populate(em, names);
+    em.resetPeak();
+    const pending = new Set(names);
+    const mesh = new MeshClient({
+      discovery: { consul: { host: '127.0.0.1', port: em.port, services: names, readConcurrency: 1 } },
+    });
+    onTestFinished(() => mesh.close());
+    await new Promise<void>((resolve) =>
+      mesh.on('endpoints', (e) => {
+        if (e.endpoints.length === 1 && pending.delete(e.service) && pending.size === 0) resolve();
+      }),
+    );
+    expect(em.peakConnections).toBeLessThanOrEqual(2);
+  });
+
   it('1,000 watched services: a health change reaches routing promptly, and only that service is read', {
     timeout: 120_000,
   }, async () => {
