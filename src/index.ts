@@ -29,6 +29,7 @@ export {
   type Registration,
   type ServiceCheckOptions,
   type ServiceRegistration,
+  type ServiceWeights,
 } from './discovery/consul-registration.js';
 export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
 export type { DiscoveryOptions } from './discovery/options.js';

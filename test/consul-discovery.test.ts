@@ -98,25 +98,46 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     await until(() => strict.latest?.length === 2 && loose.latest?.length === 2, 'recovery to passing');
   });
 
-  it.skipIf(!!REAL)('does not call listeners when the index moves but the result is equal', async () => {
-    const em = target.emulator!;
-    const name = unique('quiet');
+  it.skipIf(!!REAL)(
+    'does not call listeners, nor read, when the index moves but the result is equal',
+    async () => {
+      const em = target.emulator!;
+      const name = unique('quiet');
+      const rec = new Recorder();
+      discovery().subscribe(name, rec.onUpdate);
+      await rawInstance(name, `${name}-1`, 6001);
+      await until(() => rec.latest?.length === 1, 'the instance');
+      const calls = rec.updates.length;
+      const count = (path: string) => em.requests.filter((r) => r.path === path).length;
+      const reads = count(`/v1/health/service/${name}`);
+      for (let i = 0; i < 3; i++) {
+        const before = count('/v1/health/state/any');
+        em.bumpIndex(name);
+        em.setHealth(`${name}-1`, 'passing', `probe ${i}`); // output-only change: index moves, set does not
+        // A new feed query means the previous answer was fully handled.
+        await until(
+          () => count('/v1/health/state/any') > before && em.blockingQueries > 0,
+          'the change feed to wake up and block again',
+        );
+      }
+      expect(rec.updates.length).toBe(calls);
+      expect(count(`/v1/health/service/${name}`)).toBe(reads);
+      await rawInstance(name, `${name}-2`, 6002);
+      await until(() => rec.latest?.length === 2, 'a real change to still arrive');
+    },
+  );
+
+  it('a change no health check shows (same ID, new port) is picked up by the periodic re-read', async () => {
+    const name = unique('moved');
     const rec = new Recorder();
-    discovery().subscribe(name, rec.onUpdate);
-    await rawInstance(name, `${name}-1`, 6001);
-    await until(() => rec.latest?.length === 1, 'the instance');
-    const calls = rec.updates.length;
-    const queries = () => em.requests.filter((r) => r.path === `/v1/health/service/${name}`).length;
-    for (let i = 0; i < 3; i++) {
-      const before = queries();
-      em.bumpIndex(name);
-      em.setHealth(`${name}-1`, 'passing', `probe ${i}`); // output-only change: index moves, set does not
-      // A new query means the previous answer was fully handled.
-      await until(() => queries() > before && em.blockingQueries > 0, 'the watch to wake up and block again');
-    }
-    expect(rec.updates.length).toBe(calls);
-    await rawInstance(name, `${name}-2`, 6002);
-    await until(() => rec.latest?.length === 2, 'a real change to still arrive');
+    // The re-read comes round once per wait: a short one for the test (the default is 5 minutes).
+    discovery({ wait: 1_000 }).subscribe(name, rec.onUpdate, rec.onError);
+    await rawInstance(name, `${name}-1`, 6101);
+    await until(() => rec.ports().join() === '6101', 'the instance');
+    // Re-registered under the same ID with the same check: the checks, hence the change feed, stay as they were.
+    await rawInstance(name, `${name}-1`, 6102);
+    await until(() => rec.ports().join() === '6102', 'the new port', 5_000);
+    expect(rec.errors).toEqual([]);
   });
 
   it.skipIf(!!REAL)('keeps the last set through an outage, reports it, and recovers by itself', async () => {
@@ -181,6 +202,8 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
       backoffMax: 400,
     });
     const sub = d.subscribe('svc', rec.onUpdate, rec.onError);
+    const feed = () => rec.errors.filter((e) => e.message.includes('change feed')).length;
+    const reads = () => rec.errors.filter((e) => e.message.includes('reading attempt')).length;
     // ceiling = min(400, 100 * 2^(n-1)); delay = ceiling / 2 + random * ceiling / 2
     for (const [n, delay] of [
       [1, 75],
@@ -188,13 +211,14 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
       [3, 300],
       [4, 300],
     ] as const) {
-      await until(() => rec.errors.length === n && clock.pending === 2, `failure ${n} and its backoff timer`);
+      await until(() => feed() === n && reads() === n, `failure ${n} of the feed and of the read`);
       clock.advance(delay - 1);
-      expect(clock.pending).toBe(2); // the initialTimeout timer and the backoff timer, not yet due
+      // Not due yet: no new attempt may start (the refusal would arrive within a few ms).
+      await new Promise((r) => setTimeout(r, 20));
+      expect([feed(), reads()]).toEqual([n, n]);
       clock.advance(1);
-      expect(clock.pending).toBe(1);
     }
-    await until(() => rec.errors.length === 5, 'the fifth attempt');
+    await until(() => feed() === 5 && reads() === 5, 'the fifth attempts');
     clock.advance(5_000);
     await expect(sub.ready).rejects.toMatchObject({ code: 'MESH_DISCOVERY_UNAVAILABLE' });
     expect(rec.updates).toEqual([]);
@@ -209,7 +233,9 @@ describe(`Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, ()
     const names = [unique('a'), unique('b'), unique('c')];
     for (const name of names) d.subscribe(name, () => {});
     await r.register({ name: names[0] ?? '', address: '127.0.0.1', port: 9300, check: { ttl: 300 } });
-    await until(() => own.blockingQueries === 3, 'three blocking queries');
+    // Three services, one blocking query: the change feed.
+    await until(() => own.blockingQueries === 1 && own.connections > 0, 'the change feed to block');
+    expect(own.blockingQueries).toBe(1);
     const start = performance.now();
     await Promise.all([d.close(), r.close()]);
     const closing = performance.now() - start;

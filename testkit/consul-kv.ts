@@ -1,13 +1,18 @@
 /**
  * The KV part of the Consul emulator (TEST DOUBLE, see consul-emulator.ts): `GET /v1/kv/:key`
- * (blocking on `index` and `wait` as the health endpoint does; 404 with `X-Consul-Index` for a
- * missing key), `PUT /v1/kv/:key` (the body is the value; answers `true`), `DELETE /v1/kv/:key`,
- * after https://developer.hashicorp.com/consul/api-docs/kv. Values are returned base64-encoded in
- * `Value`, with `CreateIndex`/`ModifyIndex`. No `recurse`, `cas`, sessions or locks.
+ * (blocking on `index` and `wait`), `PUT /v1/kv/:key` (the body is the value; answers `true`),
+ * `DELETE /v1/kv/:key`, after https://developer.hashicorp.com/consul/api-docs/kv. Values are returned
+ * base64-encoded in `Value`, with `CreateIndex`/`ModifyIndex`. No `recurse`, `cas`, sessions or locks.
+ *
+ * Index rules, after Consul's `agent/consul/kvs_endpoint.go`: a present key answers with its own
+ * `ModifyIndex` and a blocking read wakes only when that key changes; a MISSING key answers 404 with
+ * the index of the whole KV table (its last write, deletions included: the tombstones), so a blocking
+ * read of it wakes on every write to any key, with nothing changed for it; when the table was never
+ * written, the index is 1 (Consul never answers 0 there, so that clients block).
  */
 
 import type { ServerResponse } from 'node:http';
-import { blockUntil } from './blocking.js';
+import { blockUntil, type Waiters } from './blocking.js';
 
 interface Entry {
   value: Buffer;
@@ -17,16 +22,17 @@ interface Entry {
 
 type Reply = (status: number, payload?: unknown, headers?: Record<string, string>) => void;
 
-/** Keys and their indexes; `nextIndex` is the emulator's shared index counter. */
+/** Keys and their indexes; `nextIndex` is the emulator's shared Raft index counter. */
 export class KvStore {
   readonly #entries = new Map<string, Entry>();
-  /** Per key, the index of its last change (deletions included). */
-  readonly #indexes = new Map<string, number>();
-  readonly #waiters = new Set<() => void>();
+  /** The KV table's index: its last write, deletions included. */
+  #tableIndex = 0;
+  /** Answer X-Consul-Index 0 for missing keys, as some old Consul versions did (a lever). */
+  zeroIndexBug = false;
 
   constructor(
     private readonly nextIndex: () => number,
-    private readonly currentIndex: () => number,
+    private readonly waiters: Waiters,
   ) {}
 
   /** Set `key` to `value` (as a test helper would `consul kv put`). */
@@ -38,17 +44,28 @@ export class KvStore {
       createIndex: prev?.createIndex ?? index,
       modifyIndex: index,
     });
-    this.#changed(key, index);
+    this.#tableIndex = index;
+    this.waiters.wake();
   }
 
   /** Delete `key`. */
   delete(key: string): void {
     const index = this.nextIndex();
     this.#entries.delete(key);
-    this.#changed(key, index);
+    this.#tableIndex = index;
+    this.waiters.wake();
   }
 
-  /** Serve one `/v1/kv/:key` request. */
+  /** A snapshot restore: every index at most `index` (data kept). */
+  restore(index: number): void {
+    this.#tableIndex = Math.min(this.#tableIndex, index);
+    for (const entry of this.#entries.values()) {
+      entry.modifyIndex = Math.min(entry.modifyIndex, index);
+      entry.createIndex = Math.min(entry.createIndex, entry.modifyIndex);
+    }
+  }
+
+  /** Serve one `/v1/kv/:key` request; `allowed` says whether the caller may read or write keys. */
   async handle(
     method: string,
     key: string,
@@ -56,33 +73,40 @@ export class KvStore {
     body: string,
     res: ServerResponse,
     reply: Reply,
+    allowed: { read: boolean; write: boolean; denied: (permission: string) => string },
   ): Promise<void> {
-    if (method === 'PUT') {
-      this.put(key, body);
-      return reply(200, true);
-    }
-    if (method === 'DELETE') {
-      this.delete(key);
+    if (method === 'PUT' || method === 'DELETE') {
+      if (!allowed.write) return reply(403, allowed.denied('key:write'));
+      if (method === 'PUT') this.put(key, body);
+      else this.delete(key);
       return reply(200, true);
     }
     if (method !== 'GET') return reply(405, 'method not allowed');
+    if (!allowed.read) return reply(403, allowed.denied('key:read'));
     const wait = Math.min(parseWait(q.get('wait') ?? '5m'), 600_000);
-    const index = Number(q.get('index') ?? '0');
-    if (!Number.isFinite(wait) || !Number.isInteger(index) || index < 0) return reply(400, 'Invalid query');
+    const raw = q.get('index') ?? '0';
+    if (!Number.isFinite(wait) || !/^\d+$/.test(raw)) return reply(400, 'Invalid query');
+    const index = Number(raw);
     if (index > 0 && this.#indexOf(key) <= index) {
-      await blockUntil(res, this.#waiters, () => this.#indexOf(key) > index, wait);
+      await blockUntil(
+        res,
+        this.waiters,
+        () => this.#indexOf(key) > index,
+        wait + Math.random() * (wait / 16),
+      );
     }
-    const headers = { 'x-consul-index': String(this.#indexOf(key)), 'x-consul-knownleader': 'true' };
     const entry = this.#entries.get(key);
+    const reported = entry ? entry.modifyIndex : this.zeroIndexBug ? 0 : this.#indexOf(key);
+    const headers = { 'x-consul-index': String(reported), 'x-consul-knownleader': 'true' };
     if (!entry) return reply(404, '', headers);
     reply(
       200,
       [
         {
-          Key: key,
-          Value: entry.value.toString('base64'),
-          Flags: 0,
           LockIndex: 0,
+          Key: key,
+          Flags: 0,
+          Value: entry.value.toString('base64'),
           CreateIndex: entry.createIndex,
           ModifyIndex: entry.modifyIndex,
         },
@@ -91,13 +115,9 @@ export class KvStore {
     );
   }
 
-  #changed(key: string, index: number): void {
-    this.#indexes.set(key, index);
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
+  /** The index a read of `key` reports: its ModifyIndex, or the table's (at least 1) when missing. */
   #indexOf(key: string): number {
-    return this.#indexes.get(key) ?? this.currentIndex();
+    return this.#entries.get(key)?.modifyIndex ?? Math.max(1, this.#tableIndex);
   }
 }
 

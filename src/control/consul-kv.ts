@@ -9,6 +9,14 @@
  * This module only watches: each new value (or its absence) goes to `onValue`, which validates
  * and applies it; a value it rejects leaves the last good one in force. Failed queries are
  * reported to `onError` and retried with exponential backoff and jitter, never in a hot loop.
+ *
+ * What a KV index means (Consul's `agent/consul/kvs_endpoint.go`): a present key answers with its
+ * own `ModifyIndex`, but a missing key answers with the index of the whole KV table, which moves
+ * with every unrelated write and wakes the query each time. So the watch compares the value itself,
+ * not the index, before handing it on: a wake-up that changed nothing applies nothing. The index
+ * follows Consul's rules (see `BlockingIndex`): never 0 (blocking on 0 answers at once, forever),
+ * reset when it goes backwards, and dropped after a failure, so that a key changed while the agent
+ * was away is read at once, even when the restarted agent's index is back where it was.
  */
 import { z } from 'zod';
 import { type Clock, sleep } from '../core/clock.js';
@@ -19,6 +27,7 @@ import {
   openConsul,
   sanitizeConsulError,
 } from '../discovery/consul-connection.js';
+import { BlockingIndex, backoffDelay, WakeupLimiter } from '../discovery/consul-pace.js';
 
 /** Central configuration from a Consul KV key. */
 export interface ControlPlaneOptions {
@@ -32,6 +41,8 @@ export interface ControlPlaneOptions {
   backoffBase?: number;
   /** Largest retry delay (ms). @defaultValue `30000` */
   backoffMax?: number;
+  /** Rate limit of wake-ups: after a burst of two, at most one query per this many ms (plus up to 25 % jitter). @defaultValue `1000` */
+  minWakeupInterval?: number;
 }
 
 const ms = z.number().positive().finite();
@@ -53,6 +64,7 @@ export const controlPlaneSchema = z.strictObject({
   wait: ms.max(600_000).optional().describe('Blocking query wait (ms).'),
   backoffBase: ms.optional().describe('First retry delay after a failed query (ms).'),
   backoffMax: ms.optional().describe('Largest retry delay (ms).'),
+  minWakeupInterval: ms.optional().describe('Rate limit of wake-ups (ms).'),
 });
 
 /** New overrides were applied from the control plane. */
@@ -99,7 +111,10 @@ export class KvWatch {
   readonly #wait: number;
   readonly #backoffBase: number;
   readonly #backoffMax: number;
-  #index = 0;
+  readonly #index = new BlockingIndex();
+  readonly #limiter: WakeupLimiter;
+  /** What was last handed to `onValue` (`null`: nothing yet; `undefined` inside: the key is absent). */
+  #delivered: { value: string | undefined } | null = null;
   #failures = 0;
   #loop: Promise<void> | undefined;
 
@@ -112,6 +127,7 @@ export class KvWatch {
     this.#wait = options.wait ?? 300_000;
     this.#backoffBase = options.backoffBase ?? 250;
     this.#backoffMax = options.backoffMax ?? 30_000;
+    this.#limiter = new WakeupLimiter(ctx.clock, options.minWakeupInterval ?? 1_000, ctx.random);
   }
 
   start(): void {
@@ -127,52 +143,51 @@ export class KvWatch {
 
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
-    let first = true;
     while (!signal.aborted) {
-      let delay = 0;
+      let delay: number;
       try {
         const { index, value, modifyIndex } = await this.#query(signal);
         this.#failures = 0;
-        // An index going backwards (a snapshot restore) restarts with a non-blocking query.
-        const next = index === undefined || index < this.#index ? 0 : index;
-        const changed = first || next !== this.#index;
-        this.#index = next;
-        first = false;
-        if (changed) this.ctx.onValue(value, modifyIndex);
-        // Without an index nothing would block: do not spin.
-        if (index === undefined) delay = this.#backoffBase;
+        this.#index.accept(index);
+        // Equal values are no news: a missing key's index moves with every write to any key.
+        if (this.#delivered === null || this.#delivered.value !== value) {
+          this.#delivered = { value };
+          this.ctx.onValue(value, modifyIndex);
+        }
+        delay = this.#limiter.next();
       } catch (error) {
         if (signal.aborted) return;
         this.#failures++;
+        // As Consul's own watch does: after an error, read the current value at once.
+        this.#index.reset();
         this.ctx.onError(sanitizeConsulError(error, this.#session.connection.token));
-        const ceiling = Math.min(this.#backoffMax, this.#backoffBase * 2 ** Math.min(this.#failures - 1, 30));
-        delay = ceiling / 2 + this.ctx.random() * (ceiling / 2);
+        delay = backoffDelay(this.#failures, this.#backoffBase, this.#backoffMax, this.ctx.random);
       }
-      if (delay > 0) {
-        try {
-          await sleep(this.ctx.clock, delay, signal);
-        } catch {
-          return;
-        }
+      try {
+        await sleep(this.ctx.clock, delay, signal);
+      } catch {
+        return;
       }
     }
   }
 
   async #query(
     signal: AbortSignal,
-  ): Promise<{ index: number | undefined; value: string | undefined; modifyIndex: number }> {
+  ): Promise<{ index: unknown; value: string | undefined; modifyIndex: number }> {
     const wait = this.#wait;
-    const timeout = wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN;
+    // A query that does not block (the first, or after a reset) must not wait as long as one that does.
+    const timeout = this.#index.blocking
+      ? wait + Math.ceil(wait / 16) + TIMEOUT_MARGIN
+      : this.#session.requestTimeout;
     const kv = this.#session.client.kv;
     // The runtime takes papi's ctx and timeout besides the declared options.
     const get = kv.get.bind(kv) as unknown as (opts: Record<string, unknown>) => Promise<unknown>;
     const result = await consulRequest(signal, timeout, true, (control) =>
-      get({ key: this.key, index: String(this.#index), wait: `${wait}ms`, ...control }),
+      get({ key: this.key, index: this.#index.param, wait: `${wait}ms`, ...control }),
     );
     if (!Array.isArray(result)) throw new Error('consul: unexpected KV answer');
     const [res, item] = result as [{ headers?: Record<string, unknown> } | undefined, unknown];
-    const raw = res?.headers?.['x-consul-index'];
-    const index = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    const index = res?.headers?.['x-consul-index'];
     if (item === undefined) return { index, value: undefined, modifyIndex: 0 };
     const entry = item as { Value?: unknown; ModifyIndex?: unknown };
     const value =

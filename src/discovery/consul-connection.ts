@@ -3,13 +3,13 @@
  * self-registration (`consul-registration.ts`): where the agent is (options and the
  * `CONSUL_HTTP_*` environment variables, read the way the `consul` CLI reads them,
  * https://developer.hashicorp.com/consul/commands#environment-variables), one `consul` package client
- * with its own connection pool, cancellation and time limits for its calls, and token-free copies of
- * its errors (the package reads no environment and its errors can carry the request, token included:
- * see DEPENDENCY-NOTES).
+ * with its own bounded connection pool, cancellation and time limits for its calls, token-free
+ * copies of its errors (the package reads no environment, and its errors can carry the request, token
+ * included), and `agentRequest` for the calls the package sends or reports poorly.
  */
 import { EventEmitter } from 'node:events';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, STATUS_CODES } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import Consul from 'consul';
 import { MeshError } from '../errors/mesh-error.js';
 
@@ -94,18 +94,23 @@ export interface ConsulSession {
   readonly client: Consul;
   readonly connection: ConsulConnection;
   readonly requestTimeout: number;
+  /** The session's connection pool. */
+  readonly agent: HttpAgent;
   /** Close every pooled socket. */
   destroy(): void;
 }
 
-/** @internal Open a {@link ConsulSession}; the pool is ours so `destroy()` can close it. */
-export function openConsul(options: ConsulConnectionOptions): ConsulSession {
+/**
+ * @internal Open a {@link ConsulSession}; the pool is ours so `destroy()` can close it, and bounded
+ * by `maxSockets` (Consul limits connections per client IP, see `ConsulDiscovery`).
+ */
+export function openConsul(options: ConsulConnectionOptions, maxSockets = 4): ConsulSession {
   const connection = resolveConsulConnection(options);
   const requestTimeout = positive(options.requestTimeout, 10_000, 'consul.requestTimeout');
   const ca = connection.ca ? [...connection.ca] : undefined;
   const agent = connection.secure
-    ? new HttpsAgent({ keepAlive: true, ca })
-    : new HttpAgent({ keepAlive: true });
+    ? new HttpsAgent({ keepAlive: true, ca, maxSockets })
+    : new HttpAgent({ keepAlive: true, maxSockets });
   const client = new Consul({
     host: connection.host,
     port: connection.port,
@@ -113,7 +118,7 @@ export function openConsul(options: ConsulConnectionOptions): ConsulSession {
     agent,
     ...(connection.token !== undefined && { defaults: { token: connection.token } }),
   });
-  return { client, connection, requestTimeout, destroy: () => agent.destroy() };
+  return { client, connection, requestTimeout, agent, destroy: () => agent.destroy() };
 }
 
 /** @internal What the `consul` package's HTTP layer (papi) needs to cancel and time-limit a request. */
@@ -145,24 +150,59 @@ export async function consulRequest<T>(
   }
 }
 
+/** Longest agent answer text kept in an error message: enough for any of Consul's own messages. */
+const MAX_BODY_TEXT = 1_000;
+
 /**
  * @internal A plain copy of a `consul` failure: the token is cut from its message, and the response
- * object (whose request still carries the token header) is left behind.
+ * object (whose request still carries the token header) is left behind. The package's HTTP layer
+ * (papi) keeps an answer's text only when it is under 80 characters, and Consul's ACL and validation
+ * messages are longer ("Permission denied: token with AccessorID '…' lacks permission
+ * 'service:write' on \"web\""), so the text is read from the response here: the user must see what
+ * was denied or refused, not only "forbidden" or "bad request".
  */
 export function sanitizeConsulError(error: unknown, token: string | undefined): Error {
   const source = (error ?? {}) as { message?: unknown; statusCode?: unknown; code?: unknown };
-  const raw = typeof source.message === 'string' ? source.message : String(error);
-  const copy = new Error(token ? raw.split(token).join('[redacted]') : raw) as Error & {
-    statusCode?: number;
-    code?: string;
-  };
+  const redact = (text: string) => (token ? text.split(token).join('[redacted]') : text);
+  let raw = typeof source.message === 'string' ? source.message : String(error);
+  let status: number | undefined;
   try {
-    if (typeof source.statusCode === 'number') copy.statusCode = source.statusCode;
+    if (typeof source.statusCode === 'number') status = source.statusCode;
   } catch {
     // papi's statusCode getter throws when the error has no response.
   }
+  const text = answerText(error);
+  if (status !== undefined && text && !raw.includes(text)) raw = `${raw} (HTTP ${status}: ${text})`;
+  const copy = new Error(redact(raw)) as Error & { statusCode?: number; code?: string };
+  if (status !== undefined) copy.statusCode = status;
   if (typeof source.code === 'string') copy.code = source.code;
   return copy;
+}
+
+/** The text of the agent's answer carried by a papi error, trimmed and bounded; '' when none. */
+function answerText(error: unknown): string {
+  const body = (error as { response?: { body?: unknown } } | undefined)?.response?.body;
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : '';
+  const trimmed = text.trim();
+  return trimmed.length > MAX_BODY_TEXT ? `${trimmed.slice(0, MAX_BODY_TEXT)}…` : trimmed;
+}
+
+/** @internal The HTTP status of an agent answer behind a (sanitized) failure, if the agent answered. */
+export function statusOf(error: unknown): number | undefined {
+  let e = error as { statusCode?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
+    if (typeof e.statusCode === 'number') return e.statusCode;
+  }
+  return undefined;
+}
+
+/** @internal The socket error code behind a (sanitized) failure, if any. */
+export function codeOf(error: unknown): string | undefined {
+  let e = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 3; depth++, e = e.cause as typeof e) {
+    if (typeof e.code === 'string' && !e.code.startsWith('MESH_')) return e.code;
+  }
+  return undefined;
 }
 
 /** @internal A positive number option, or its default. */
@@ -172,4 +212,75 @@ export function positive(value: number | undefined, fallback: number, name: stri
     throw new MeshError('MESH_BAD_OPTIONS', `${name} must be a positive number of ms`);
   }
   return value;
+}
+
+/** Largest agent answer {@link agentRequest} reads, in bytes: agent answers here are small. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * @internal One JSON call to the agent on the session's pool, for what the `consul` package cannot
+ * send (it drops `Weights` from registrations) or reports poorly (it keeps an error text only when
+ * under 80 characters). Rejects with an error carrying `statusCode` and the agent's full answer text
+ * (token redacted) for any non-2xx answer; resolves with the parsed JSON body (undefined when empty).
+ */
+export function agentRequest(
+  session: ConsulSession,
+  method: 'GET' | 'PUT',
+  path: string,
+  body: unknown,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const { host, port, secure, token } = session.connection;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const request = secure ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const req = request({
+      host,
+      port,
+      method,
+      path,
+      agent: session.agent,
+      timeout: session.requestTimeout,
+      signal,
+      headers: {
+        accept: 'application/json',
+        ...(payload !== undefined && { 'content-type': 'application/json' }),
+        ...(token !== undefined && { 'x-consul-token': token }),
+      },
+    });
+    req.on('timeout', () =>
+      req.destroy(
+        Object.assign(new Error(`request timed out after ${session.requestTimeout} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      ),
+    );
+    req.on('error', (error) => reject(sanitizeConsulError(error, token)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`agent answer over ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      res.on('error', (error) => reject(sanitizeConsulError(error, token)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 299) {
+          const shown = text.trim().slice(0, MAX_BODY_TEXT) || (STATUS_CODES[status] ?? 'no answer text');
+          const failure = new Error(`${method} ${path.split('?')[0]}: HTTP ${status}: ${shown}`);
+          return reject(sanitizeConsulError(Object.assign(failure, { statusCode: status }), token));
+        }
+        try {
+          resolve(text === '' ? undefined : JSON.parse(text));
+        } catch {
+          reject(new Error(`${method} ${path.split('?')[0]}: the agent's answer is not JSON`));
+        }
+      });
+    });
+    req.end(payload);
+  });
 }

@@ -11,9 +11,10 @@
 import { z } from 'zod';
 
 /**
- * Consul as the discovery source: one blocking query per watched service on the agent's
- * `/v1/health/service/:name`, started on the service's first request (or at construction for
- * `services`). Address and token default to `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_TOKEN`, as the `consul`
+ * Consul as the discovery source: one blocking query on the agent's `/v1/health/state/any` detects
+ * change across every watched service, and non-blocking reads of `/v1/health/service/:name` (at most
+ * `readConcurrency` at once) fetch what changed; a service is watched from its first request (or
+ * from construction for `services`). Address and token default to `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_TOKEN`, as the `consul`
  * CLI reads them. See docs/discovery.md.
  */
 export interface ConsulDiscoveryOptions {
@@ -37,9 +38,9 @@ export interface ConsulDiscoveryOptions {
   passingOnly?: boolean;
   /** Let any Consul server answer, not only the leader: faster, possibly slightly behind. @defaultValue `false` */
   stale?: boolean;
-  /** How long one blocking query may wait for a change, in ms (Consul's cap: 600000). @defaultValue `300000` */
+  /** How long the change feed's blocking query may wait for a change, in ms (Consul's cap: 600000); also how often each watched service is read again regardless. @defaultValue `300000` */
   wait?: number;
-  /** Rate limit of wake-ups: after a burst of two, at most one query per this many ms. @defaultValue `250` */
+  /** Rate limit of wake-ups: after a burst of two, at most one query per this many ms (plus up to 25 % jitter). @defaultValue `250` */
   minWakeupInterval?: number;
   /** First retry delay after a failed query, in ms; doubles per failure, with jitter. @defaultValue `250` */
   backoffBase?: number;
@@ -51,6 +52,12 @@ export interface ConsulDiscoveryOptions {
   requestTimeout?: number;
   /** Services to watch from construction on; any other service is watched from its first request. @defaultValue `[]` */
   services?: string[];
+  /** Most non-blocking service reads in flight at once; the agent sees at most this plus one connection for discovery. @defaultValue `4` */
+  readConcurrency?: number;
+  /** With `datacenter` set to another datacenter than the agent's: dial instances at their `'wan'` tagged address, or at the `'lan'` one. @defaultValue `'wan'` */
+  remoteAddress?: 'wan' | 'lan';
+  /** How often `register()`'s registrations are confirmed on the agent (re-registered when it forgot them), in ms. @defaultValue `30000` */
+  registrationCheckInterval?: number;
 }
 
 const text = z.string().min(1);
@@ -68,6 +75,9 @@ const connectionFields = {
     .describe('PEM certificate(s) to trust.'),
   token: text.optional().describe('ACL token (X-Consul-Token).'),
   requestTimeout: ms.optional().describe('Time limit of one non-blocking agent call (ms).'),
+  registrationCheckInterval: ms
+    .optional()
+    .describe('How often registrations are confirmed on the agent, re-registered if forgotten (ms).'),
 };
 
 /** The schema of {@link ConsulDiscoveryOptions}; no defaults here, so the environment can fill gaps. */
@@ -85,6 +95,17 @@ export const consulDiscoverySchema: z.ZodType<ConsulDiscoveryOptions, ConsulDisc
     backoffMax: ms.optional().describe('Largest retry delay (ms).'),
     initialTimeout: ms.optional().describe("How long a first request waits for Consul's first answer (ms)."),
     services: z.array(text).optional().describe('Services to watch from construction on.'),
+    readConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Most non-blocking service reads in flight at once.'),
+    remoteAddress: z
+      .enum(['wan', 'lan'])
+      .optional()
+      .describe("Address of another datacenter's instances: 'wan' or 'lan' tagged address."),
   });
 
 /** Options of `MeshClient.register()`. */
@@ -100,7 +121,7 @@ export interface RegisterOptions {
 /** Where a Consul agent is and how to reach it; every field as in {@link ConsulDiscoveryOptions}. */
 export type ConsulConnectionBlock = Pick<
   ConsulDiscoveryOptions,
-  'host' | 'port' | 'secure' | 'ca' | 'token' | 'requestTimeout'
+  'host' | 'port' | 'secure' | 'ca' | 'token' | 'requestTimeout' | 'registrationCheckInterval'
 >;
 
 /** The schema of {@link RegisterOptions}. */

@@ -1,66 +1,49 @@
 /**
  * Self-registration with the local Consul agent: a server announces itself, keeps its TTL check
- * passing, and withdraws on `deregister()` or `close()`.
+ * passing, stays registered when the agent forgets it, and withdraws on `deregister()` or `close()`.
  *
  * Registration and deregistration follow https://developer.hashicorp.com/consul/api-docs/agent/service,
  * TTL updates https://developer.hashicorp.com/consul/api-docs/agent/check#ttl-check-pass, and check
  * semantics https://developer.hashicorp.com/consul/docs/services/usage/checks: a service's only check
  * gets the ID `service:<serviceId>`, durations travel as Go duration strings (`"10s"`, `"500ms"`), and a
  * TTL check goes critical when no update arrives within its TTL, which is why we beat at a third of it.
+ *
+ * An agent restarted without its data directory has forgotten every service registered through it,
+ * whatever the check kind. Like Consul's own anti-entropy, the registrar confirms its registrations
+ * every `registrationCheckInterval` (one `GET /v1/agent/services` for all of them) and registers
+ * again whatever is missing; a TTL heart-beat answered 404 does the same at once.
+ *
+ * Calls go through `agentRequest` rather than the `consul` package: the package drops `Weights` from
+ * registrations and keeps an error text only under 80 characters, and the agent's refusals
+ * ("Invalid Service Meta: …", "Permission denied: … lacks permission 'service:write' …") must reach
+ * the user whole.
  */
-import { hostname } from 'node:os';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import { MeshError } from '../errors/mesh-error.js';
 import {
+  agentRequest,
   type ConsulConnectionOptions,
   type ConsulSession,
-  consulRequest,
+  codeOf,
   openConsul,
-  type RequestControl,
-  sanitizeConsulError,
+  positive,
+  statusOf,
 } from './consul-connection.js';
+import { type ConsulServiceBody, type ServiceRegistration, toConsulService } from './consul-service-body.js';
+
+export type { ServiceCheckOptions, ServiceRegistration, ServiceWeights } from './consul-service-body.js';
 
 /** Options of {@link ConsulRegistrar}. */
 export interface ConsulRegistrarOptions extends ConsulConnectionOptions {
-  /** Time source for heart-beats. @defaultValue the system clock */
+  /** Time source for heart-beats and registration checks. @defaultValue the system clock */
   clock?: Clock;
   /**
-   * Told about heart-beats (and re-registrations) that failed, with the registration concerned; the
-   * next heart-beat is tried on schedule. @defaultValue ignore them
+   * Told about heart-beats, registration checks and re-registrations that failed, with the
+   * registration concerned; the next attempt is made on schedule. @defaultValue ignore them
    */
   onError?: (error: Error, registration: Registration) => void;
-}
-
-/** The health check that decides whether the registered instance receives traffic. */
-export interface ServiceCheckOptions {
-  /** URL the agent GETs every `interval`: 2xx passing, 429 warning, else critical. @defaultValue none */
-  http?: string;
-  /** TTL in ms; the registrar reports "passing" every `ttl / 3` ms. @defaultValue none */
-  ttl?: number;
-  /** Interval of an `http` check, in ms (required with `http`). @defaultValue none */
-  interval?: number;
-  /** Time limit of one `http` check, in ms. @defaultValue `min(interval, 10000)` */
-  timeout?: number;
-  /** Let the agent remove the service once critical this long, in ms. @defaultValue never */
-  deregisterCriticalServiceAfter?: number;
-}
-
-/** What to register: one instance of a service. */
-export interface ServiceRegistration {
-  /** Logical service name, as clients look it up. */
-  name: string;
-  /** Instance ID, unique on this agent. @defaultValue `<name>-<address or host name>-<port>` */
-  id?: string;
-  /** Address clients connect to. @defaultValue the agent's node address */
-  address?: string;
-  /** Port clients connect to. */
-  port: number;
-  /** Tags (e.g. `v2`, `canary`). @defaultValue `[]` */
-  tags?: readonly string[];
-  /** Metadata (e.g. `version`, `zone`; `scheme: https` makes clients use HTTPS). @defaultValue `{}` */
-  meta?: Readonly<Record<string, string>>;
-  /** The instance's health check: exactly one of `http` or `ttl`. */
-  check: ServiceCheckOptions;
+  /** How often the registrations are confirmed on the agent, in ms. @defaultValue `30000` */
+  registrationCheckInterval?: number;
 }
 
 /** A live registration. */
@@ -79,18 +62,26 @@ export interface Registration {
 
 interface Live {
   readonly registration: Registration;
+  readonly body: ConsulServiceBody;
   stop(): void;
+  /** A re-registration in flight, shared by whoever noticed the agent forgot. */
+  restoring: Promise<void> | undefined;
+  /** Being deregistered: never registered again. */
+  leaving: boolean;
 }
 
-/** Registers instances with the local Consul agent and keeps their TTL checks alive. */
+/** Registers instances with the local Consul agent, keeps their TTL checks alive and them registered. */
 export class ConsulRegistrar {
   readonly #session: ConsulSession;
   readonly #clock: Clock;
   readonly #onError: ConsulRegistrarOptions['onError'];
+  readonly #interval: number;
   readonly #abort = new AbortController();
   readonly #live = new Map<string, Live>();
   /** Instances whose registration is in flight: close() removes them too, as the agent may have them. */
   readonly #pending = new Set<string>();
+  #checkTimer: TimerHandle | undefined;
+  #checking: Promise<void> | undefined;
   #closed = false;
 
   /**
@@ -101,22 +92,26 @@ export class ConsulRegistrar {
   constructor(options: ConsulRegistrarOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError;
+    this.#interval = positive(options.registrationCheckInterval, 30_000, 'consul.registrationCheckInterval');
     this.#session = openConsul(options);
   }
 
-  /** Register an instance; TTL checks start passing and are heart-beaten until deregistration. */
+  /**
+   * Register an instance; TTL checks start passing and are heart-beaten until deregistration.
+   * @throws MeshError `MESH_BAD_OPTIONS` for a registration Consul would refuse (checked here, naming
+   *   the field) or did refuse (a 400, with the agent's words); `MESH_DISCOVERY_UNAVAILABLE` when the
+   *   agent could not be reached or denied it (ACLs); `MESH_CLOSED`.
+   */
   async register(registration: ServiceRegistration): Promise<Registration> {
     if (this.#closed) throw new MeshError('MESH_CLOSED', 'the consul registrar is closed');
     const body = toConsulService(registration);
-    const id = body.id;
+    const id = body.ID;
     if (this.#live.has(id) || this.#pending.has(id)) {
       throw new MeshError('MESH_BAD_OPTIONS', `register.id "${id}" is already registered by this registrar`);
     }
     this.#pending.add(id);
     try {
-      await this.#call('register service', (ctl) =>
-        this.#session.client.agent.service.register({ ...body, ...ctl }),
-      );
+      await this.#put(body);
     } finally {
       this.#pending.delete(id);
     }
@@ -128,13 +123,11 @@ export class ConsulRegistrar {
     let beating = ttl !== undefined;
     const beat = async () => {
       try {
-        await this.#call('heart-beat', (ctl) =>
-          this.#session.client.agent.check.pass({ id: checkId, ...ctl }),
-        );
+        await this.#call('heart-beat', 'PUT', `/v1/agent/check/pass/${encodeURIComponent(checkId)}`);
       } catch (error) {
         if (this.#abort.signal.aborted || !beating) return;
-        // An agent restarted without its data dir forgets us: announce again rather than stay missing.
-        if (statusOf(error) === 404) await this.#reregister(body, handle);
+        // The agent forgot us (restarted without its data dir): announce again rather than stay missing.
+        if (statusOf(error) === 404) await this.#restore(live);
         else this.#report(error, handle);
       }
       schedule();
@@ -148,7 +141,7 @@ export class ConsulRegistrar {
     };
     let deregistering: Promise<void> | undefined;
     const handle: Registration = {
-      name: body.name,
+      name: body.Name,
       id,
       checkId,
       stopHeartbeat: stop,
@@ -156,17 +149,21 @@ export class ConsulRegistrar {
       deregister: () =>
         (deregistering ??= (async () => {
           stop();
+          live.leaving = true;
           try {
             await this.#deregister(id);
             this.#live.delete(id);
           } catch (error) {
             deregistering = undefined;
+            live.leaving = false;
             throw error;
           }
         })()),
     };
-    this.#live.set(id, { registration: handle, stop });
+    const live: Live = { registration: handle, body, stop, restoring: undefined, leaving: false };
+    this.#live.set(id, live);
     schedule();
+    this.#scheduleCheck();
     return handle;
   }
 
@@ -175,10 +172,13 @@ export class ConsulRegistrar {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort(new MeshError('MESH_CLOSED', 'the consul registrar is closed'));
-    for (const live of this.#live.values()) live.stop();
-    const ids = [...this.#live.keys(), ...this.#pending];
+    if (this.#checkTimer !== undefined) this.#clock.clearTimeout(this.#checkTimer);
+    await this.#checking;
+    const lives = [...this.#live.values()];
+    for (const live of lives) live.stop();
+    const ids = [...lives.map((l) => l.registration.id), ...this.#pending];
     const results = await Promise.allSettled([
-      ...[...this.#live.values()].map((live) => live.registration.deregister()),
+      ...lives.map((live) => live.registration.deregister()),
       ...[...this.#pending].map((id) => this.#deregister(id)),
     ]);
     this.#live.clear();
@@ -192,12 +192,73 @@ export class ConsulRegistrar {
     }
   }
 
+  /** The periodic confirmation, one at a time, while anything is registered. */
+  #scheduleCheck(): void {
+    if (this.#checkTimer !== undefined || this.#closed || this.#live.size === 0) return;
+    this.#checkTimer = this.#clock.setTimeout(() => {
+      this.#checkTimer = undefined;
+      this.#checking = this.#confirm().finally(() => {
+        this.#checking = undefined;
+        this.#scheduleCheck();
+      });
+    }, this.#interval);
+  }
+
+  /** Anti-entropy: list the agent's services and register again what it no longer has. */
+  async #confirm(): Promise<void> {
+    let known: Record<string, unknown>;
+    try {
+      known = ((await this.#call('registration check', 'GET', '/v1/agent/services')) ?? {}) as Record<
+        string,
+        unknown
+      >;
+    } catch (error) {
+      if (this.#abort.signal.aborted) return;
+      for (const live of this.#live.values()) this.#report(error, live.registration);
+      return;
+    }
+    await Promise.all(
+      [...this.#live.values()]
+        .filter((live) => !live.leaving && !(live.body.ID in known))
+        .map((live) => this.#restore(live)),
+    );
+  }
+
+  /** Register `live` again (once at a time), reporting a failure to `onError`. */
+  #restore(live: Live): Promise<void> {
+    live.restoring ??= (async () => {
+      try {
+        if (this.#live.get(live.body.ID) === live && !live.leaving) await this.#put(live.body);
+      } catch (error) {
+        if (!this.#abort.signal.aborted) this.#report(error, live.registration);
+      } finally {
+        live.restoring = undefined;
+      }
+    })();
+    return live.restoring;
+  }
+
+  /** `PUT /v1/agent/service/register`; an agent's 400 is the registration's fault, said in its words. */
+  async #put(body: ConsulServiceBody): Promise<void> {
+    try {
+      await this.#call('register service', 'PUT', '/v1/agent/service/register', body);
+    } catch (error) {
+      if (statusOf(error) !== 400) throw error;
+      const reason = (error as Error).message.replace(/^consul: register service failed: /, '');
+      throw new MeshError('MESH_BAD_OPTIONS', `register: the consul agent refused "${body.ID}": ${reason}`, {
+        cause: (error as Error).cause,
+      });
+    }
+  }
+
   async #deregister(id: string, retried = false): Promise<void> {
     try {
       // Not under the registrar's signal: close() aborts that first and still needs this call.
       await this.#call(
         'deregister service',
-        (ctl) => this.#session.client.agent.service.deregister({ id, ...ctl }),
+        'PUT',
+        `/v1/agent/service/deregister/${encodeURIComponent(id)}`,
+        undefined,
         false,
       );
     } catch (error) {
@@ -210,17 +271,7 @@ export class ConsulRegistrar {
     }
   }
 
-  async #reregister(body: ConsulService, handle: Registration): Promise<void> {
-    try {
-      await this.#call('register service', (ctl) =>
-        this.#session.client.agent.service.register({ ...body, ...ctl }),
-      );
-    } catch (error) {
-      if (!this.#abort.signal.aborted) this.#report(error, handle);
-    }
-  }
-
-  /** Hand a heart-beat failure to `onError`; a throwing handler must not become an unhandled rejection. */
+  /** Hand a failure to `onError`; a throwing handler must not become an unhandled rejection. */
   #report(error: unknown, handle: Registration): void {
     try {
       this.#onError?.(error as Error, handle);
@@ -230,115 +281,22 @@ export class ConsulRegistrar {
   }
 
   /** One agent call under the request timeout; failures become token-free MeshErrors. */
-  async #call<T>(what: string, fn: (control: RequestControl) => Promise<T>, abortable = true): Promise<T> {
+  async #call(
+    what: string,
+    method: 'GET' | 'PUT',
+    path: string,
+    body?: unknown,
+    abortable = true,
+  ): Promise<unknown> {
     const signal = abortable ? this.#abort.signal : undefined;
     try {
-      return await consulRequest(signal, this.#session.requestTimeout, false, fn);
+      return await agentRequest(this.#session, method, path, body, signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const cause = sanitizeConsulError(error, this.#session.connection.token);
+      const cause = error as Error;
       throw new MeshError('MESH_DISCOVERY_UNAVAILABLE', `consul: ${what} failed: ${cause.message}`, {
         cause,
       });
     }
   }
-}
-
-/** The registration body in the shape the `consul` package expects. */
-interface ConsulService {
-  name: string;
-  id: string;
-  address?: string;
-  port: number;
-  tags?: string[];
-  meta?: Record<string, string>;
-  check: {
-    name: string;
-    timeout: string;
-    http?: string;
-    interval?: string;
-    ttl?: string;
-    status?: string;
-    deregistercriticalserviceafter?: string;
-  };
-}
-
-/** Validate a {@link ServiceRegistration} and translate it; errors name the offending field. */
-function toConsulService(r: ServiceRegistration): ConsulService {
-  const bad = (field: string, rule: string) => new MeshError('MESH_BAD_OPTIONS', `register.${field} ${rule}`);
-  if (!r || typeof r !== 'object') throw bad('', 'must be an object');
-  if (!isText(r.name)) throw bad('name', 'must be a non-empty string');
-  if (r.id !== undefined && !isText(r.id)) throw bad('id', 'must be a non-empty string');
-  if (r.address !== undefined && !isText(r.address)) throw bad('address', 'must be a non-empty string');
-  if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535)
-    throw bad('port', 'must be an integer from 1 to 65535');
-  if (r.tags !== undefined && !(Array.isArray(r.tags) && r.tags.every(isText))) {
-    throw bad('tags', 'must be an array of non-empty strings');
-  }
-  if (
-    r.meta !== undefined &&
-    !(r.meta && typeof r.meta === 'object' && Object.values(r.meta).every(isString))
-  ) {
-    throw bad('meta', 'must map names to strings');
-  }
-  const c = r.check;
-  if (!c || typeof c !== 'object') throw bad('check', 'is required ({ http, interval } or { ttl })');
-  if ((c.http === undefined) === (c.ttl === undefined))
-    throw bad('check', 'must set exactly one of http or ttl');
-  const check: ConsulService['check'] = { name: `Service '${r.name}' check`, timeout: '10s' };
-  if (c.http !== undefined) {
-    if (!isText(c.http) || !/^https?:\/\/./i.test(c.http)) throw bad('check.http', 'must be an http(s) URL');
-    if (c.interval === undefined) throw bad('check.interval', 'is required with check.http');
-    check.http = c.http;
-    check.interval = duration(c.interval, () => bad('check.interval', 'must be a positive number of ms'));
-    const timeout = c.timeout ?? Math.min(c.interval, 10_000);
-    check.timeout = duration(timeout, () => bad('check.timeout', 'must be a positive number of ms'));
-  } else {
-    check.ttl = duration(c.ttl, () => bad('check.ttl', 'must be a positive number of ms'));
-    // The caller registers when it is ready to serve; Consul would otherwise start the TTL critical.
-    check.status = 'passing';
-  }
-  if (c.deregisterCriticalServiceAfter !== undefined) {
-    check.deregistercriticalserviceafter = duration(c.deregisterCriticalServiceAfter, () =>
-      bad('check.deregisterCriticalServiceAfter', 'must be a positive number of ms'),
-    );
-  }
-  // Stable across restarts, so a restarted instance replaces its old entry instead of adding one.
-  const id = r.id ?? `${r.name}-${r.address ?? hostname()}-${r.port}`;
-  return {
-    name: r.name,
-    id,
-    ...(r.address !== undefined && { address: r.address }),
-    port: r.port,
-    ...(r.tags !== undefined && { tags: [...r.tags] }),
-    ...(r.meta !== undefined && { meta: { ...r.meta } }),
-    check,
-  };
-}
-
-/** A Go duration string for `ms` milliseconds: `"10s"` when whole seconds, else `"1500ms"`. */
-function duration(ms: number | undefined, invalid: () => Error): string {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw invalid();
-  const whole = Math.ceil(ms);
-  return whole % 1000 === 0 ? `${whole / 1000}s` : `${whole}ms`;
-}
-
-/** The HTTP status behind a failure of {@link ConsulRegistrar}'s calls, if the agent answered. */
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { cause?: { statusCode?: unknown } } | undefined)?.cause?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** The socket error code behind a failure of {@link ConsulRegistrar}'s calls, if any. */
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isString(value: unknown): value is string {
-  return typeof value === 'string';
-}
-
-function isText(value: unknown): value is string {
-  return typeof value === 'string' && value !== '';
 }
