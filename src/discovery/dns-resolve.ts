@@ -23,10 +23,13 @@ import type { DnsRecordType } from './dns-options.js';
 
 /** What is resolved for one service. */
 export interface DnsTarget {
+  /** The fully qualified name asked for. */
   readonly name: string;
+  /** The record type asked for. */
   readonly type: DnsRecordType;
   /** Port of A/AAAA addresses; unused for SRV. */
   readonly port: number;
+  /** Scheme of the endpoint URLs. */
   readonly scheme: 'http' | 'https';
 }
 
