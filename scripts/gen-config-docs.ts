@@ -204,6 +204,7 @@ const FALLBACK: Record<string, string> = {
   'discovery.static':
     'Static endpoints: `{ service: [url or { url, id, weight, tags, meta }, ...] }`; see `StaticDiscovery`.',
   'discovery.consul': 'Consul blocking queries on the agent; the fields below (see docs/discovery.md).',
+  'discovery.dns': 'A/AAAA or SRV names resolved over DNS; the fields below (see docs/kubernetes.md).',
 };
 
 function rows(shape: Record<string, Schema>, prefix: string, docs: Map<string, Doc>, out: Row[]): void {

@@ -32,6 +32,14 @@ export {
   type ServiceWeights,
 } from './discovery/consul-registration.js';
 export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
+export {
+  DnsDiscovery,
+  type DnsDiscoveryOptions,
+  type DnsOptions,
+  type DnsRecordType,
+  type DnsServiceOptions,
+  type DnsTarget,
+} from './discovery/dns.js';
 export type { DiscoveryOptions } from './discovery/options.js';
 export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
 export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors/mesh-error.js';

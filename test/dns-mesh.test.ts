@@ -11,10 +11,10 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MeshClient } from '../src/client.js';
+import { MeshClient } from '../src/client/client.js';
 import { seededRandom } from '../src/core/random.js';
 import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns.js';
-import { isMeshError } from '../src/errors.js';
+import { isMeshError } from '../src/errors/mesh-error.js';
 import type { EndpointsEvent } from '../src/telemetry/events.js';
 import { type DnsRecord, DnsServer } from '../testkit/dns-server.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
@@ -161,6 +161,33 @@ describe('MeshClient with DNS discovery (headless Service, A records)', () => {
   });
 });
 
+describe('the options form: discovery: { dns: {...} }', () => {
+  it('builds the DNS discovery from the block, in MeshClient and in the sidecar config, and closes it with them', async () => {
+    await server.setRecords([A('127.0.0.2'), A('127.0.0.3')]);
+    const block = {
+      dns: { servers: [server.address], port: pods.port, minRefresh: 200, services: { users: {} } },
+    };
+    const mesh = new MeshClient({ discovery: block, loadBalancer: 'round-robin' });
+    open.push(mesh);
+    expect(mesh.discovery).toBeInstanceOf(DnsDiscovery);
+    expect(await spread(mesh, 4)).toEqual({ '127.0.0.2': 2, '127.0.0.3': 2 });
+
+    const sidecar = await sidecarFor({ discovery: block, loadBalancer: 'round-robin' });
+    open.push(sidecar);
+    const answers = new Set<string>();
+    for (let i = 0; i < 4; i++)
+      answers.add((await raw(sidecar.address, '/', { headers: { host: 'users' } })).body);
+    expect([...answers].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+    expect((await raw(sidecar.address, '/', { headers: { host: 'orders' } })).status).toBe(404);
+  });
+
+  it('refuses a bad block at construction, naming the path', () => {
+    expect(() => new MeshClient({ discovery: { dns: { type: 'SRV', port: 80 } } })).toThrow(
+      /options\.discovery\.dns\.port: SRV records carry the port/,
+    );
+  });
+});
+
 describe('MeshClient with DNS discovery (SRV)', () => {
   it('splits traffic by SRV weight, follows a weight change, and fails over to the next priority', async () => {
     const [a, b, c] = await Promise.all([Upstream.start('a'), Upstream.start('b'), Upstream.start('c')]);
@@ -211,7 +238,7 @@ describe('mesh-sidecar with DNS discovery', () => {
     const ghost = await raw(sidecar.address, '/', { headers: { host: 'ghost' } });
     expect([ghost.status, ghost.body]).toEqual([503, expect.stringContaining('MESH_DISCOVERY_UNAVAILABLE')]);
     expect((await raw(sidecar.adminAddress, '/ready')).status).toBe(200);
-    const runtime = [...sidecar.mesh.runtimes()].find((r) => r.service === 'users')!;
+    const runtime = [...sidecar.mesh.services()].find((r) => r.service === 'users')!;
     const deleted = new Promise<void>((resolve) =>
       sidecar.mesh.events.on('endpoints', (e) => e.endpoints.length === 1 && resolve()),
     );

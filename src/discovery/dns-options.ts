@@ -183,7 +183,7 @@ const fields = z.strictObject({
 });
 
 /** The schema of {@link DnsDiscoveryOptions}: field checks, then the checks across fields. */
-export const dnsDiscoverySchema: z.ZodType<DnsDiscoveryOptions> = fields.superRefine((o, ctx) => {
+export const dnsDiscoverySchema: z.ZodType<DnsDiscoveryOptions, DnsDiscoveryOptions> = fields.superRefine((o, ctx) => {
   const min = o.minRefresh ?? DNS_DEFAULTS.minRefresh;
   const max = o.maxRefresh ?? DNS_DEFAULTS.maxRefresh;
   if (max < min) {

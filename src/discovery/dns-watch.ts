@@ -19,7 +19,7 @@
 import { Resolver } from 'node:dns/promises';
 import { type Clock, sleep } from '../core/clock.js';
 import type { EndpointInfo } from '../core/endpoint.js';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../errors/mesh-error.js';
 import type { EndpointsListener } from './discovery.js';
 import { type DnsAnswer, type DnsTarget, resolveOnce } from './dns-resolve.js';
 

@@ -10,8 +10,8 @@
  * subscriber leaves; at most `maxRecords` records per answer.
  */
 import { type Clock, systemClock } from '../core/clock.js';
-import { MeshError } from '../errors.js';
-import { parseWith } from '../options-parse.js';
+import { MeshError } from '../errors/mesh-error.js';
+import { parseWith } from '../errors/validate.js';
 import type { Discovery, EndpointsListener, Subscription } from './discovery.js';
 import { expand, nameProblem } from './dns-name.js';
 import { DNS_DEFAULTS, type DnsDiscoveryOptions, dnsDiscoverySchema } from './dns-options.js';

@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { MeshError } from '../errors/mesh-error.js';
-import { parseWith } from '../options/parse.js';
+import { parseWith } from '../errors/validate.js';
 import { ConsulDiscovery } from './consul.js';
 import { resolveConsulConnection } from './consul-connection.js';
 import { type RegisterOptions, registerOptionsSchema } from './consul-options.js';

@@ -4,4 +4,5 @@
  * from here, so a source is its file plus its line below.
  */
 export { consulSource as consul } from './consul-source.js';
+export { dnsSource as dns } from './dns-source.js';
 export { staticSource as static } from './static.js';

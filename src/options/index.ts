@@ -8,11 +8,11 @@
  */
 import type { z } from 'zod';
 import { mergeOptions } from './merge.js';
-import { parseWith } from './parse.js';
+import { parseWith } from '../errors/validate.js';
 import { configureSchema, optionsSchema, policySchema } from './schema.js';
 
 export { mergeOptions } from './merge.js';
-export { parseWith } from './parse.js';
+export { parseWith } from '../errors/validate.js';
 export { configureSchema, optionsSchema, policySchema } from './schema.js';
 
 /**

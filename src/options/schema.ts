@@ -72,8 +72,8 @@ export const policySchema = z.strictObject({
 /** The options of `new MeshClient(options)` (and of the sidecar's config file, which adds its own). */
 export const optionsSchema = z.strictObject({
   /**
-   * Where endpoints come from: `{ static: { service: [urls] } }`, `{ consul: {...} }` or any
-   * `Discovery` object.
+   * Where endpoints come from: `{ static: { service: [urls] } }`, `{ consul: {...} }`,
+   * `{ dns: {...} }` or any `Discovery` object.
    */
   discovery: discoveryOption,
   ...policySchema.shape,

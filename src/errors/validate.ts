@@ -4,7 +4,7 @@
  * branch that got furthest is reported, so the message names the deepest bad option.
  */
 import type { z } from 'zod';
-import { MeshError } from '../errors/mesh-error.js';
+import { MeshError } from './mesh-error.js';
 
 /** Validate `raw` against `schema`; throws `MESH_BAD_OPTIONS` naming the offending path under `root`. */
 export function parseWith(schema: z.ZodType, raw: unknown, root: string): unknown {

@@ -1,0 +1,17 @@
+/**
+ * `discovery: { dns: {...} }`: A/AAAA or SRV names resolved with node:dns and re-resolved on
+ * their TTL ({@link DnsDiscovery}): Kubernetes headless Services, Consul DNS, any registry that
+ * answers DNS. The services the block lists are watched from construction on.
+ */
+import { DnsDiscovery } from './dns.js';
+import { dnsDiscoverySchema } from './dns-options.js';
+import { defineSource } from './source.js';
+
+/** The `dns` discovery source. */
+export const dnsSource = defineSource({
+  schema: dnsDiscoverySchema,
+  create: (options, ctx) => {
+    const discovery = new DnsDiscovery({ ...options, clock: ctx.clock, random: ctx.random });
+    return { discovery, watch: discovery.services() };
+  },
+});
