@@ -10,8 +10,7 @@ import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import { countsAgainst } from '../errors/classify.js';
 import type { BreakerGroup } from './group.js';
 
-export function breaker(group: BreakerGroup | undefined): Filter {
-  if (!group) return (next) => next;
+export function breaker(group: BreakerGroup): Filter {
   return <Req, Rep extends Reply>(next: Handler<Req, Rep>): Handler<Req, Rep> =>
     async (call: Call<Req>) => {
       const ep = call.endpoint!;

@@ -27,7 +27,7 @@ interface Budget {
   tryWithdraw(): boolean;
 }
 
-/** `budget`: `null` for none; by default one that always allows. */
+/** `budget`: `null` for none (the stage is then left out, as the stage table does); by default one that always allows. */
 function setup(options: HedgeOptions, withBudget?: Budget | null) {
   const budget = withBudget === null ? undefined : (withBudget ?? { tryWithdraw: () => true });
   const clock = new ManualClock();
@@ -47,14 +47,9 @@ function setup(options: HedgeOptions, withBudget?: Budget | null) {
   };
   const hedges: HedgeEvent[] = [];
   const latency = new LatencyWindow(100);
+  const events = sink<HedgeEvents>((_e, payload) => hedges.push(payload));
   const send = compose(
-    hedge(resolve(options), {
-      service: 'svc',
-      clock,
-      budget,
-      latency,
-      events: sink<HedgeEvents>((_e, payload) => hedges.push(payload)),
-    }),
+    ...(budget ? [hedge(resolve(options), { service: 'svc', clock, budget, latency, events })] : []),
     balance(ctx),
   )(transport);
   return { clock, pool, sent, send, hedges, latency };

@@ -50,8 +50,8 @@ export interface HedgeEvents {
 export interface HedgeContext {
   service: string;
   clock: Clock;
-  /** Pays for the backups; without one nothing is hedged. */
-  budget: { tryWithdraw(): boolean } | undefined;
+  /** Pays for the backups (the stage is off without one). */
+  budget: { tryWithdraw(): boolean };
   /** The mesh's shutdown signal: attempts under it are aborted through one listener, not one each. */
   shutdown?: AbortSignal | undefined;
   /** The latency estimate (pass one to read it elsewhere, e.g. for stats). @defaultValue a new one */
@@ -84,10 +84,8 @@ const isServerError = (reply: Reply) => reply.status >= 500;
 
 /** The hedging filter of one service. */
 export function hedge(o: HedgePolicy, ctx: HedgeContext): Filter {
-  const { clock, budget, shutdown } = ctx;
-  // Backups are paid from the retry budget: without one, there is nothing to pay them with.
-  if (!budget) return (next) => next;
-  const paid: { tryWithdraw(): boolean } = budget;
+  const { clock, shutdown } = ctx;
+  const paid = ctx.budget;
   const latency = ctx.latency ?? new LatencyWindow(o.samples);
   const isFailure = ctx.isFailure ?? isServerError;
   // Attempts whose parent is the shutdown signal are aborted through this one listener.

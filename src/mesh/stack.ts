@@ -208,8 +208,9 @@ export const STACK: readonly Stage[] = [
     role: 'hedge',
     layer: 'delivery',
     options: [option('hedge', (p) => p.hedge)],
+    // Backups are paid from a budget: without one there is nothing to pay them with.
     make: (svc) =>
-      svc.policy.hedge === false
+      svc.policy.hedge === false || !svc.hedgeBudget
         ? undefined
         : hedge(svc.policy.hedge, {
             service: svc.service,
