@@ -16,13 +16,13 @@ export type {
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './core/clock.js';
 export type { EndpointInfo, EndpointSnapshot, EndpointState } from './core/endpoint.js';
 export { seededRandom } from './core/random.js';
-export { ConsulDiscovery, type ConsulOptions } from './discovery/consul.js';
-export type { ConsulConnectionOptions } from './discovery/consul-connection.js';
+export type { ConsulConnectionOptions } from './discovery/consul/connection.js';
+export { ConsulDiscovery, type ConsulOptions } from './discovery/consul/discovery.js';
 export type {
   ConsulConnectionBlock,
   ConsulDiscoveryOptions,
   RegisterOptions,
-} from './discovery/consul-options.js';
+} from './discovery/consul/options.js';
 export {
   ConsulRegistrar,
   type ConsulRegistrarOptions,
@@ -30,7 +30,7 @@ export {
   type ServiceCheckOptions,
   type ServiceRegistration,
   type ServiceWeights,
-} from './discovery/consul-registration.js';
+} from './discovery/consul/registration.js';
 export type { Discovery, EndpointsListener, Subscription } from './discovery/discovery.js';
 export {
   DnsDiscovery,
@@ -39,7 +39,7 @@ export {
   type DnsRecordType,
   type DnsServiceOptions,
   type DnsTarget,
-} from './discovery/dns.js';
+} from './discovery/dns/discovery.js';
 export type { DiscoveryOptions } from './discovery/options.js';
 export { StaticDiscovery, type StaticEndpoints } from './discovery/static.js';
 export { isMeshError, MeshError, type MeshErrorCode, type MeshErrorDetails } from './errors/mesh-error.js';

@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import { isMeshError, MeshClient } from 'mesh-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConsulDiscovery } from '../src/discovery/consul.js';
-import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
+import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
+import { ConsulRegistrar } from '../src/discovery/consul/registration.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import { FAST, REAL, Recorder, unique, until } from './support/consul-target.js';
 

@@ -14,9 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { KvWatch } from '../src/control/consul-kv.js';
 import { systemClock } from '../src/core/clock.js';
-import { ConsulDiscovery } from '../src/discovery/consul.js';
-import { checkFingerprints, type HealthCheck } from '../src/discovery/consul-entries.js';
-import { toConsulService } from '../src/discovery/consul-service-body.js';
+import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
+import { checkFingerprints, type HealthCheck } from '../src/discovery/consul/entries.js';
+import { toConsulService } from '../src/discovery/consul/service-body.js';
 import {
   agent,
   env,

@@ -11,7 +11,7 @@
  * (127.0.0.3, a node's WAN address, is compared, never dialled).
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConsulDiscovery } from '../src/discovery/consul.js';
+import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import { client, portOf, served, upstreams, whenEndpoints } from './support/consul-mesh.js';
 import { FAST, REAL, Recorder, unique, until } from './support/consul-target.js';

@@ -11,9 +11,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
-import { ConsulDiscovery } from '../src/discovery/consul.js';
-import { resolveConsulConnection } from '../src/discovery/consul-connection.js';
-import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
+import { resolveConsulConnection } from '../src/discovery/consul/connection.js';
+import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
+import { ConsulRegistrar } from '../src/discovery/consul/registration.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {

@@ -12,7 +12,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { KvWatch, type KvWatchContext } from '../src/control/consul-kv.js';
 import { ManualClock, systemClock } from '../src/core/clock.js';
-import { BlockingIndex, WakeupLimiter } from '../src/discovery/consul-pace.js';
+import { BlockingIndex, WakeupLimiter } from '../src/discovery/consul/pace.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import { discovery, REAL, Recorder, unique, until } from './support/consul-target.js';
 

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MeshClient } from 'mesh-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
+import { ConsulRegistrar } from '../src/discovery/consul/registration.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import {
   agent,

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConsulDiscovery } from '../src/discovery/consul.js';
-import { ConsulRegistrar } from '../src/discovery/consul-registration.js';
+import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
+import { ConsulRegistrar } from '../src/discovery/consul/registration.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
 import {
@@ -193,8 +193,8 @@ describe(`Consul registration (${REAL ? `real agent at ${REAL}` : 'emulator'})`,
     const script = join(dir, 'child.mts');
     await writeFile(
       script,
-      `import { ConsulDiscovery } from ${JSON.stringify(join(ROOT, 'src/discovery/consul.ts'))};
-import { ConsulRegistrar } from ${JSON.stringify(join(ROOT, 'src/discovery/consul-registration.ts'))};
+      `import { ConsulDiscovery } from ${JSON.stringify(join(ROOT, 'src/discovery/consul/discovery.ts'))};
+import { ConsulRegistrar } from ${JSON.stringify(join(ROOT, 'src/discovery/consul/registration.ts'))};
 const name = process.argv[2];
 const d = new ConsulDiscovery({ wait: 60000 });
 const r = new ConsulRegistrar();

@@ -5,7 +5,7 @@
  * Failures, empty answers and the lifecycle are in dns-failures.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns.js';
+import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns/discovery.js';
 import type { DnsRecord } from '../testkit/dns-server.js';
 import { A, USERS, useDnsFixture } from './support/dns-discovery.js';
 

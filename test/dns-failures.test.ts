@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns.js';
+import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns/discovery.js';
 import { isMeshError, type MeshError } from '../src/errors/mesh-error.js';
 import type { DnsRecord } from '../testkit/dns-server.js';
 import { A, ObservedClock, USERS, useDnsFixture } from './support/dns-discovery.js';

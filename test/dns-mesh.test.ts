@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MeshClient } from '../src/client/client.js';
 import { seededRandom } from '../src/core/random.js';
-import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns.js';
+import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns/discovery.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import type { EndpointsEvent } from '../src/telemetry/events.js';
 import { type DnsRecord, DnsServer } from '../testkit/dns-server.js';

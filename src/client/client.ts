@@ -10,8 +10,8 @@
  */
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import type { EndpointSnapshot } from '../core/endpoint.js';
-import type { RegisterOptions } from '../discovery/consul-options.js';
-import type { Registration, ServiceRegistration } from '../discovery/consul-registration.js';
+import type { RegisterOptions } from '../discovery/consul/options.js';
+import type { Registration, ServiceRegistration } from '../discovery/consul/registration.js';
 import type { Discovery } from '../discovery/discovery.js';
 import { Registrars } from '../discovery/registrars.js';
 import { MeshError } from '../errors/mesh-error.js';

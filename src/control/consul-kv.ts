@@ -26,8 +26,8 @@ import {
   consulRequest,
   openConsul,
   sanitizeConsulError,
-} from '../discovery/consul-connection.js';
-import { BlockingIndex, backoffDelay, WakeupLimiter } from '../discovery/consul-pace.js';
+} from '../discovery/consul/connection.js';
+import { BlockingIndex, backoffDelay, WakeupLimiter } from '../discovery/consul/pace.js';
 
 /** Central configuration from a Consul KV key. */
 export interface ControlPlaneOptions {

@@ -6,10 +6,10 @@
 import type { Clock } from '../core/clock.js';
 import { MeshError } from '../errors/mesh-error.js';
 import { parseWith } from '../errors/validate.js';
-import { ConsulDiscovery } from './consul.js';
-import { resolveConsulConnection } from './consul-connection.js';
-import { type RegisterOptions, registerOptionsSchema } from './consul-options.js';
-import { ConsulRegistrar, type Registration, type ServiceRegistration } from './consul-registration.js';
+import { resolveConsulConnection } from './consul/connection.js';
+import { ConsulDiscovery } from './consul/discovery.js';
+import { type RegisterOptions, registerOptionsSchema } from './consul/options.js';
+import { ConsulRegistrar, type Registration, type ServiceRegistration } from './consul/registration.js';
 import type { Discovery } from './discovery.js';
 
 /** What the registrars need of the process. */

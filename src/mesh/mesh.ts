@@ -21,7 +21,7 @@ import { setMaxListeners } from 'node:events';
 import { type ControlPlaneOptions, KvWatch } from '../control/consul-kv.js';
 import type { Handler, Reply } from '../core/call.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import type { ConsulDiscoveryOptions } from '../discovery/consul-options.js';
+import type { ConsulDiscoveryOptions } from '../discovery/consul/options.js';
 import type { Discovery } from '../discovery/discovery.js';
 import { DISCOVERY_SOURCES, sourceOf } from '../discovery/options.js';
 import { MeshError } from '../errors/mesh-error.js';

@@ -7,12 +7,12 @@
  * names, and `false` in an override turns a concern off for that service only.
  */
 import type { z } from 'zod';
-import { mergeOptions } from './merge.js';
 import { parseWith } from '../errors/validate.js';
+import { mergeOptions } from './merge.js';
 import { configureSchema, optionsSchema, policySchema } from './schema.js';
 
-export { mergeOptions } from './merge.js';
 export { parseWith } from '../errors/validate.js';
+export { mergeOptions } from './merge.js';
 export { configureSchema, optionsSchema, policySchema } from './schema.js';
 
 /**

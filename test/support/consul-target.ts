@@ -12,9 +12,9 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import type { EndpointInfo } from '../../src/core/endpoint.js';
-import { ConsulDiscovery, type ConsulOptions } from '../../src/discovery/consul.js';
-import { resolveConsulConnection } from '../../src/discovery/consul-connection.js';
-import { ConsulRegistrar } from '../../src/discovery/consul-registration.js';
+import { resolveConsulConnection } from '../../src/discovery/consul/connection.js';
+import { ConsulDiscovery, type ConsulOptions } from '../../src/discovery/consul/discovery.js';
+import { ConsulRegistrar } from '../../src/discovery/consul/registration.js';
 import { ConsulEmulator, type ConsulEmulatorOptions } from '../../testkit/consul-emulator.js';
 
 /** The real agent's address, when the suites run against one. */

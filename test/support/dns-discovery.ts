@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { ManualClock, type TimerHandle } from '../../src/core/clock.js';
 import type { EndpointInfo } from '../../src/core/endpoint.js';
 import type { Subscription } from '../../src/discovery/discovery.js';
-import { DnsDiscovery, type DnsOptions } from '../../src/discovery/dns.js';
+import { DnsDiscovery, type DnsOptions } from '../../src/discovery/dns/discovery.js';
 import { type DnsRecord, DnsServer } from '../../testkit/dns-server.js';
 
 /** The Kubernetes name of service `users` in namespace `default`, relative to `cluster.local`. */

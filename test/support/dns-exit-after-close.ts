@@ -5,7 +5,7 @@
  *
  * argv: the live server's address, then the silent one's.
  */
-import { DnsDiscovery } from '../../src/discovery/dns.js';
+import { DnsDiscovery } from '../../src/discovery/dns/discovery.js';
 
 const [live, silent] = process.argv.slice(2) as [string, string];
 const answering = new DnsDiscovery({ servers: [live], minRefresh: 100 });

@@ -2,9 +2,10 @@
  * `discovery: { consul: {...} }`: Consul's health endpoint, kept current with blocking queries
  * ({@link ConsulDiscovery}). The services the block lists are watched from construction on.
  */
-import { ConsulDiscovery } from './consul.js';
-import { consulDiscoverySchema } from './consul-options.js';
-import { defineSource } from './source.js';
+
+import { defineSource } from '../source.js';
+import { ConsulDiscovery } from './discovery.js';
+import { consulDiscoverySchema } from './options.js';
 
 /** The `consul` discovery source. */
 export const consulSource = defineSource({

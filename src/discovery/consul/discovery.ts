@@ -4,31 +4,31 @@
  *
  * However many services are watched, the agent sees at most `readConcurrency + 1` connections from
  * it: ONE blocking query on `/v1/health/state/any` detects change across every service
- * (`consul-feed.ts`), and non-blocking reads of `/v1/health/service/:name`, at most
- * `readConcurrency` at a time, fetch only the services that changed (`consul-reads.ts`). Consul
+ * (`feed.ts`), and non-blocking reads of `/v1/health/service/:name`, at most
+ * `readConcurrency` at a time, fetch only the services that changed (`reads.ts`). Consul
  * allows 200 connections per client IP by default and answers 429 past that (Consul's
  * `agent/config/default.go`, `http_max_conns_per_client`), shared by every process on a host, so
  * one blocking query per service would not scale past a few hundred services per host.
  *
  * This file is the facade: options, one view per service shared by its subscribers, `close()`.
  */
-import { type Clock, systemClock } from '../core/clock.js';
-import { MeshError } from '../errors/mesh-error.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { MeshError } from '../../errors/mesh-error.js';
+import type { Discovery, EndpointsListener, Subscription } from '../discovery.js';
 import {
   type ConsulConnectionOptions,
   consulRequest,
   openConsul,
   positive,
   sanitizeConsulError,
-} from './consul-connection.js';
-import { ChangeFeed } from './consul-feed.js';
-import type { ConsulDiscoveryOptions } from './consul-options.js';
-import { ServiceReader, type Settings } from './consul-reads.js';
-import { ConsulRegistrar, type ConsulRegistrarOptions } from './consul-registration.js';
-import { ServiceView } from './consul-watch.js';
-import type { Discovery, EndpointsListener, Subscription } from './discovery.js';
+} from './connection.js';
+import { ChangeFeed } from './feed.js';
+import type { ConsulDiscoveryOptions } from './options.js';
+import { ServiceReader, type Settings } from './reads.js';
+import { ConsulRegistrar, type ConsulRegistrarOptions } from './registration.js';
+import { ServiceView } from './watch.js';
 
-export type { ConsulConnectionOptions } from './consul-connection.js';
+export type { ConsulConnectionOptions } from './connection.js';
 
 /** Consul's own cap on `wait`, in ms. */
 const MAX_WAIT = 600_000;

@@ -11,13 +11,13 @@
  * the index went backwards (a snapshot restore), every watched service is read again, since
  * anything may have changed meanwhile.
  */
-import { sleep } from '../core/clock.js';
-import { MeshError } from '../errors/mesh-error.js';
-import { type ConsulSession, consulRequest, sanitizeConsulError } from './consul-connection.js';
-import { checkFingerprints, type HealthCheck } from './consul-entries.js';
-import { BlockingIndex, backoffDelay, WakeupLimiter } from './consul-pace.js';
-import type { ServiceReader, Settings } from './consul-reads.js';
-import type { ServiceView } from './consul-watch.js';
+import { sleep } from '../../core/clock.js';
+import { MeshError } from '../../errors/mesh-error.js';
+import { type ConsulSession, consulRequest, sanitizeConsulError } from './connection.js';
+import { checkFingerprints, type HealthCheck } from './entries.js';
+import { BlockingIndex, backoffDelay, WakeupLimiter } from './pace.js';
+import type { ServiceReader, Settings } from './reads.js';
+import type { ServiceView } from './watch.js';
 
 /** Slack on top of `wait + wait / 16` for connection setup and the answer's transfer. */
 const TIMEOUT_MARGIN = 1_000;

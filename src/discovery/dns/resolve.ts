@@ -18,8 +18,8 @@
  */
 import type { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { EndpointInfo } from '../core/endpoint.js';
-import type { DnsRecordType } from './dns-options.js';
+import type { EndpointInfo } from '../../core/endpoint.js';
+import type { DnsRecordType } from './options.js';
 
 /** What is resolved for one service. */
 export interface DnsTarget {

@@ -17,11 +17,11 @@
  *   with `MESH_DISCOVERY_UNAVAILABLE`; the loop goes on either way, so the service recovers by itself.
  */
 import { Resolver } from 'node:dns/promises';
-import { type Clock, sleep } from '../core/clock.js';
-import type { EndpointInfo } from '../core/endpoint.js';
-import { MeshError } from '../errors/mesh-error.js';
-import type { EndpointsListener } from './discovery.js';
-import { type DnsAnswer, type DnsTarget, resolveOnce } from './dns-resolve.js';
+import { type Clock, sleep } from '../../core/clock.js';
+import type { EndpointInfo } from '../../core/endpoint.js';
+import { MeshError } from '../../errors/mesh-error.js';
+import type { EndpointsListener } from '../discovery.js';
+import { type DnsAnswer, type DnsTarget, resolveOnce } from './resolve.js';
 
 /** @internal What every watch of one `DnsDiscovery` shares: its validated options. */
 export interface DnsSettings {

@@ -3,9 +3,10 @@
  * their TTL ({@link DnsDiscovery}): Kubernetes headless Services, Consul DNS, any registry that
  * answers DNS. The services the block lists are watched from construction on.
  */
-import { DnsDiscovery } from './dns.js';
-import { dnsDiscoverySchema } from './dns-options.js';
-import { defineSource } from './source.js';
+
+import { defineSource } from '../source.js';
+import { DnsDiscovery } from './discovery.js';
+import { dnsDiscoverySchema } from './options.js';
 
 /** The `dns` discovery source. */
 export const dnsSource = defineSource({

@@ -13,7 +13,7 @@
  *   woken by one write do not come back in lockstep;
  * - {@link backoffDelay}: exponential, capped, "equal jitter" retry delays after failures.
  */
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 /** The `index` of the next blocking query, kept by Consul's rules. */
 export class BlockingIndex {

@@ -10,7 +10,7 @@
  * 65535. Checking here first names the field (`MESH_BAD_OPTIONS`) before anything is sent.
  */
 import { hostname } from 'node:os';
-import { MeshError } from '../errors/mesh-error.js';
+import { MeshError } from '../../errors/mesh-error.js';
 
 /** The health check that decides whether the registered instance receives traffic. */
 export interface ServiceCheckOptions {

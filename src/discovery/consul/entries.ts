@@ -6,7 +6,7 @@
  * https://developer.hashicorp.com/consul/api-docs/health; the contract tests check this parsing
  * against the example answers of those docs.
  */
-import type { EndpointInfo } from '../core/endpoint.js';
+import type { EndpointInfo } from '../../core/endpoint.js';
 
 /** A check as the health endpoints report it; only what we read is typed. */
 export interface HealthCheck {

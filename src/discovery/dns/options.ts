@@ -8,7 +8,7 @@
  * fields the user set (a `port` given for an SRV name is refused, not ignored).
  */
 import { z } from 'zod';
-import { DEFAULT_TEMPLATE, expand, nameProblem, serverProblem, templateProblem } from './dns-name.js';
+import { DEFAULT_TEMPLATE, expand, nameProblem, serverProblem, templateProblem } from './name.js';
 
 /** Which records name a service's instances. */
 export type DnsRecordType = 'A' | 'AAAA' | 'SRV';
@@ -183,32 +183,34 @@ const fields = z.strictObject({
 });
 
 /** The schema of {@link DnsDiscoveryOptions}: field checks, then the checks across fields. */
-export const dnsDiscoverySchema: z.ZodType<DnsDiscoveryOptions, DnsDiscoveryOptions> = fields.superRefine((o, ctx) => {
-  const min = o.minRefresh ?? DNS_DEFAULTS.minRefresh;
-  const max = o.maxRefresh ?? DNS_DEFAULTS.maxRefresh;
-  if (max < min) {
-    const [path, message] =
-      o.maxRefresh === undefined
-        ? ['minRefresh', `must be at most maxRefresh (default ${max})`]
-        : ['maxRefresh', `must be at least minRefresh (${min})`];
-    ctx.addIssue({ code: 'custom', path: [path], message });
-  }
-  const srvPort = 'SRV records carry the port; port applies to A and AAAA names only';
-  if (o.type === 'SRV' && o.port !== undefined)
-    ctx.addIssue({ code: 'custom', path: ['port'], message: srvPort });
-  for (const [service, own] of Object.entries(o.services ?? {})) {
-    if ((own.type ?? o.type) === 'SRV' && own.port !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['services', service, 'port'], message: srvPort });
+export const dnsDiscoverySchema: z.ZodType<DnsDiscoveryOptions, DnsDiscoveryOptions> = fields.superRefine(
+  (o, ctx) => {
+    const min = o.minRefresh ?? DNS_DEFAULTS.minRefresh;
+    const max = o.maxRefresh ?? DNS_DEFAULTS.maxRefresh;
+    if (max < min) {
+      const [path, message] =
+        o.maxRefresh === undefined
+          ? ['minRefresh', `must be at most maxRefresh (default ${max})`]
+          : ['maxRefresh', `must be at least minRefresh (${min})`];
+      ctx.addIssue({ code: 'custom', path: [path], message });
     }
-    const name = expand(
-      own.name ?? o.name ?? DNS_DEFAULTS.name,
-      service,
-      o.namespace ?? DNS_DEFAULTS.namespace,
-    );
-    const problem = nameProblem(name);
-    if (problem) {
-      const path = own.name === undefined ? ['services', service] : ['services', service, 'name'];
-      ctx.addIssue({ code: 'custom', path, message: `DNS name "${name.slice(0, 80)}": ${problem}` });
+    const srvPort = 'SRV records carry the port; port applies to A and AAAA names only';
+    if (o.type === 'SRV' && o.port !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['port'], message: srvPort });
+    for (const [service, own] of Object.entries(o.services ?? {})) {
+      if ((own.type ?? o.type) === 'SRV' && own.port !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['services', service, 'port'], message: srvPort });
+      }
+      const name = expand(
+        own.name ?? o.name ?? DNS_DEFAULTS.name,
+        service,
+        o.namespace ?? DNS_DEFAULTS.namespace,
+      );
+      const problem = nameProblem(name);
+      if (problem) {
+        const path = own.name === undefined ? ['services', service] : ['services', service, 'name'];
+        ctx.addIssue({ code: 'custom', path, message: `DNS name "${name.slice(0, 80)}": ${problem}` });
+      }
     }
-  }
-});
+  },
+);

@@ -18,8 +18,8 @@
  * ("Invalid Service Meta: …", "Permission denied: … lacks permission 'service:write' …") must reach
  * the user whole.
  */
-import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
-import { MeshError } from '../errors/mesh-error.js';
+import { type Clock, systemClock, type TimerHandle } from '../../core/clock.js';
+import { MeshError } from '../../errors/mesh-error.js';
 import {
   agentRequest,
   type ConsulConnectionOptions,
@@ -28,10 +28,10 @@ import {
   openConsul,
   positive,
   statusOf,
-} from './consul-connection.js';
-import { type ConsulServiceBody, type ServiceRegistration, toConsulService } from './consul-service-body.js';
+} from './connection.js';
+import { type ConsulServiceBody, type ServiceRegistration, toConsulService } from './service-body.js';
 
-export type { ServiceCheckOptions, ServiceRegistration, ServiceWeights } from './consul-service-body.js';
+export type { ServiceCheckOptions, ServiceRegistration, ServiceWeights } from './service-body.js';
 
 /** Options of {@link ConsulRegistrar}. */
 export interface ConsulRegistrarOptions extends ConsulConnectionOptions {

@@ -4,22 +4,22 @@
  *
  * This file is the facade: options, the service-to-name mapping, one watch per service shared by its
  * subscribers, `close()`. The refresh loop and its rules (TTL, backoff, the grace of empty answers)
- * live in `dns-watch.ts`; one resolution (A, AAAA, SRV priority and weight) in `dns-resolve.ts`.
+ * live in `watch.ts`; one resolution (A, AAAA, SRV priority and weight) in `resolve.ts`.
  *
  * State is bounded: one watch (and one `Resolver`) per service with a subscriber, dropped when its last
  * subscriber leaves; at most `maxRecords` records per answer.
  */
-import { type Clock, systemClock } from '../core/clock.js';
-import { MeshError } from '../errors/mesh-error.js';
-import { parseWith } from '../errors/validate.js';
-import type { Discovery, EndpointsListener, Subscription } from './discovery.js';
-import { expand, nameProblem } from './dns-name.js';
-import { DNS_DEFAULTS, type DnsDiscoveryOptions, dnsDiscoverySchema } from './dns-options.js';
-import type { DnsTarget } from './dns-resolve.js';
-import { type DnsSettings, DnsWatch } from './dns-watch.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { MeshError } from '../../errors/mesh-error.js';
+import { parseWith } from '../../errors/validate.js';
+import type { Discovery, EndpointsListener, Subscription } from '../discovery.js';
+import { expand, nameProblem } from './name.js';
+import { DNS_DEFAULTS, type DnsDiscoveryOptions, dnsDiscoverySchema } from './options.js';
+import type { DnsTarget } from './resolve.js';
+import { type DnsSettings, DnsWatch } from './watch.js';
 
-export type { DnsDiscoveryOptions, DnsRecordType, DnsServiceOptions } from './dns-options.js';
-export type { DnsTarget } from './dns-resolve.js';
+export type { DnsDiscoveryOptions, DnsRecordType, DnsServiceOptions } from './options.js';
+export type { DnsTarget } from './resolve.js';
 
 /**
  * Options of {@link DnsDiscovery}: the mesh option block ({@link DnsDiscoveryOptions}), with the same

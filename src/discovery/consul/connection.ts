@@ -1,6 +1,6 @@
 /**
- * The connection half of the Consul integration, shared by discovery (`consul.ts`) and
- * self-registration (`consul-registration.ts`): where the agent is (options and the
+ * The connection half of the Consul integration, shared by discovery (`discovery.ts`) and
+ * self-registration (`registration.ts`): where the agent is (options and the
  * `CONSUL_HTTP_*` environment variables, read the way the `consul` CLI reads them,
  * https://developer.hashicorp.com/consul/commands#environment-variables), one `consul` package client
  * with its own bounded connection pool, cancellation and time limits for its calls, token-free
@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import Consul from 'consul';
-import { MeshError } from '../errors/mesh-error.js';
+import { MeshError } from '../../errors/mesh-error.js';
 
 /** Where the Consul agent is and how to talk to it; shared with `ConsulRegistrar`. */
 export interface ConsulConnectionOptions {

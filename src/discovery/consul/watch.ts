@@ -11,10 +11,10 @@
  *   nothing. A filtered answer that still lists instances is applied (it is what this token may
  *   see) and reported.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
-import type { EndpointInfo } from '../core/endpoint.js';
-import { MeshError } from '../errors/mesh-error.js';
-import type { EndpointsListener } from './discovery.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { EndpointInfo } from '../../core/endpoint.js';
+import { MeshError } from '../../errors/mesh-error.js';
+import type { EndpointsListener } from '../discovery.js';
 
 /** One subscription to a view. */
 export interface Subscriber {

@@ -7,11 +7,11 @@
  * failed read (with backoff), and once per `wait` as anti-entropy, for changes no health check
  * reflects (a re-registration under the same ID with a new port, an instance without checks).
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
-import { type ConsulSession, consulRequest, sanitizeConsulError } from './consul-connection.js';
-import { type EntryRules, endpointsKey, type HealthEntry, toEndpoints } from './consul-entries.js';
-import { backoffDelay } from './consul-pace.js';
-import type { ServiceView } from './consul-watch.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { type ConsulSession, consulRequest, sanitizeConsulError } from './connection.js';
+import { type EntryRules, endpointsKey, type HealthEntry, toEndpoints } from './entries.js';
+import { backoffDelay } from './pace.js';
+import type { ServiceView } from './watch.js';
 
 /** The query parameters every read and feed query of one discovery shares. */
 export interface ReadQuery {
