@@ -4,11 +4,12 @@
  * response is ECONNRESET "socket hang up"; a body cut short is ERR_BAD_RESPONSE "stream has been
  * aborted" (or ECONNRESET "aborted" where axios's own stream pipeline sees it first); a
  * malformed response is an HPE_* parse error; invalid headers are Node's TypeError; everything
- * else is wrapped with `AxiosError.from`, keeping its code. Aborts are left as they are: the
- * filters above know their reasons.
+ * else is wrapped with `AxiosError.from`, keeping its code. An abort through the attempt's signal
+ * is left as it is (the filters above know its reason); undici's own abort error is axios's
+ * ERR_CANCELED.
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import { AxiosError, type AxiosResponse, CanceledError, type InternalAxiosRequestConfig } from 'axios';
 
 type Failure = Error & { code?: string };
 
@@ -51,6 +52,8 @@ export function bodyError(
 ): unknown {
   if (err instanceof AxiosError || aborting) return err;
   const e = err as Failure;
+  if (e.code === 'UND_ERR_ABORTED')
+    return withCause(new CanceledError(undefined, config, response.request), e);
   if (e.code === 'UND_ERR_SOCKET') {
     // axios reports the cut body itself, unless its stream pipeline (decoding, progress) saw it first.
     if (piped) return AxiosError.from(aborted(e), undefined, config, response.request, response);
@@ -79,6 +82,8 @@ export function requestError(
   switch (e.code) {
     case 'UND_ERR_SOCKET':
       return withCause(new AxiosError('socket hang up', 'ECONNRESET', config, request), e);
+    case 'UND_ERR_ABORTED':
+      return withCause(new CanceledError(undefined, config, request), e);
     case 'UND_ERR_INVALID_ARG':
       // Node's own validation error, as the http adapter would surface it.
       for (const [name, value] of Object.entries(headers)) {

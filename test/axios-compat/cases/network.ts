@@ -5,6 +5,7 @@
  * `socketPath`, which a mesh refuses: it chooses the endpoint itself.
  */
 import type { LookupAddress } from 'node:dns';
+import { Agent } from 'node:http';
 import https from 'node:https';
 import { expect } from 'vitest';
 import { axiosError, refused, rejects, resolves } from '../support/expect.js';
@@ -114,6 +115,46 @@ export const network: Case[] = [
     expect: rejects('AxiosError: the server refuses a client without a certificate', {
       check: (err) => expect(err.response).toBeUndefined(),
     }),
+  },
+  {
+    id: 'agent/keep-alive-false',
+    origin: 'https',
+    run: (c) => c.request({ url: '/echo', httpsAgent: agent(c, { ca: c.servers.pki.server.cert }) }),
+    expect: resolves('an agent without keepAlive sends Connection: close', (res) =>
+      expect((res.data as { headers: Record<string, string> }).headers.connection).toBe('close'),
+    ),
+  },
+  {
+    id: 'agent/keep-alive-true',
+    origin: 'https',
+    run: (c) =>
+      c.request({ url: '/echo', httpsAgent: agent(c, { ca: c.servers.pki.server.cert, keepAlive: true }) }),
+    expect: resolves('a keepAlive agent keeps the connection', (res) =>
+      expect((res.data as { headers: Record<string, string> }).headers.connection).toBe('keep-alive'),
+    ),
+  },
+  {
+    id: 'agent/max-sockets',
+    run: async (c) => {
+      const httpAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+      c.defer(() => httpAgent.destroy());
+      const replies = await Promise.all([1, 2, 3].map(() => c.request({ url: '/echo', httpAgent })));
+      return new Set(replies.map((r) => (r.data as { port: number }).port)).size;
+    },
+    expect: resolves<number>("the agent's maxSockets: 1 puts concurrent requests on one connection", (n) =>
+      expect(n).toBe(1),
+    ),
+  },
+  {
+    id: 'agent/own-http-agent',
+    run: (c) => {
+      const httpAgent = new Agent({ keepAlive: false });
+      c.defer(() => httpAgent.destroy());
+      return c.request({ url: '/echo', httpAgent });
+    },
+    expect: resolves('an http agent without keepAlive: Connection: close', (res) =>
+      expect((res.data as { headers: Record<string, string> }).headers.connection).toBe('close'),
+    ),
   },
   {
     id: 'proxy/config',

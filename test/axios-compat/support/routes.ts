@@ -117,6 +117,7 @@ export function handler(observed: Observed, timers: Set<NodeJS.Timeout>): http.R
           body: body.toString('utf8'),
           bytes: body.length,
           peer: peer?.subject?.CN,
+          port: req.socket.remotePort,
         });
       }
       case 'status': {
