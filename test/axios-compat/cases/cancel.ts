@@ -85,6 +85,28 @@ export const cancel: Case[] = [
     expect: canceled('canceled'),
   },
   {
+    id: 'cancel/signal-error-config',
+    run: async (c) => {
+      const ac = new AbortController();
+      const pending = c.request({ url: '/hang', signal: ac.signal, headers: { 'x-mark': 'm' } });
+      await inFlight(c, pending);
+      ac.abort();
+      return pending;
+    },
+    expect: rejects("CanceledError carrying the caller's config", {
+      cls: CanceledError,
+      check: (err) => {
+        expect(err.config?.url).toBe('/hang');
+        expect(err.config?.headers.get('x-mark')).toBe('m');
+      },
+    }),
+    pending: {
+      mesh: "client: #dispatch builds CanceledError(undefined, undefined, config): config lands in 'request'",
+      'mesh-undici':
+        "client: #dispatch builds CanceledError(undefined, undefined, config): config lands in 'request'",
+    },
+  },
+  {
     id: 'cancel/signal-reason-ignored',
     run: async (c) => {
       const ac = new AbortController();
