@@ -6,51 +6,66 @@
  * CPU per request from 333 to 222 µs at concurrency 1 and from 280 to 138 µs at concurrency 32
  * (docs/benchmarks.md).
  *
- * What differs from the http adapter, on purpose: redirects are not followed (a 3xx comes back
- * as a response; service-to-service calls rarely redirect, and a redirect to another host would
- * leave the mesh); `Accept-Encoding` is not added (a compressed response is still decoded when
- * `decompress` is on). Bodies undici cannot send as they are (FormData, Blob) go through the
- * http adapter, so every request axios accepts still works.
+ * What reaches the wire and what comes back is what axios's http adapter would send and give:
+ * the same URL building, the headers axios adds (User-Agent, Accept-Encoding, Content-Length)
+ * and their value clean-up, the caller's Content-Length kept, decoding (see decode.ts),
+ * `statusText`, `response.request`, `maxContentLength`, `maxBodyLength`, progress events and
+ * `maxRate` (meter.ts), the agent's TLS and socket options and `lookup` (undici-dispatchers.ts),
+ * and axios's error codes and messages. Anything undici cannot do as axios does goes through
+ * axios's http adapter instead, so it is honoured rather than ignored: bodies undici cannot send
+ * as they are (FormData, Blob), a proxy (`proxy`, or HTTP(S)_PROXY / ALL_PROXY set: the adapter
+ * then applies NO_PROXY as axios does), `httpVersion: 2`, a custom `transport`,
+ * `insecureHTTPParser`, and agents of another class.
+ *
+ * Redirects are not followed here (a 3xx comes back as a response): which redirects a mesh may
+ * follow is decided above the transport. Per request, the fast path adds no stream, timer or
+ * listener: meters, decoders and cancellation listeners exist only when a request asks for them.
  */
-import { Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import axios, { AxiosError, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
-import { type Dispatcher, request } from 'undici';
+import { pipeline, Readable, Transform } from 'node:stream';
+import axios, { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import type { Dispatcher } from 'undici';
 import type { Call, Handler } from '../core/call.js';
 import { axiosTransport } from './axios.js';
+import { cancelBodyOnAbort, refuseUnexpressible } from './axios-shared.js';
+import { ACCEPT_ENCODING, ACCEPT_ENCODING_ZSTD, bodyData, decoders } from './decode.js';
+import { Meter, rates } from './meter.js';
+import { type Route, UndiciDispatchers } from './undici-dispatchers.js';
+import { aborted, bodyError, requestError } from './undici-errors.js';
 
-/** Headers undici sets itself or refuses: hop-by-hop ones, and the length it computes. */
-const NOT_SENT = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'content-length',
-]);
+type Config = InternalAxiosRequestConfig & {
+  httpVersion?: unknown;
+  insecureHTTPParser?: boolean;
+  transport?: unknown;
+};
 
-function sendable(data: unknown): data is string | Uint8Array | ArrayBuffer | Readable | undefined | null {
-  return (
-    data === undefined ||
-    data === null ||
-    typeof data === 'string' ||
-    data instanceof Uint8Array ||
-    data instanceof ArrayBuffer ||
-    data instanceof Readable
-  );
-}
+/** Hop-by-hop headers undici manages itself (and refuses from callers). */
+const NOT_SENT = new Set(['keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
+/** A value axios would change: characters outside a byte string, or outer spaces and tabs. */
+const DIRTY = /[^\t\x20-\x7e\x80-\xff]|^[\t ]|[\t ]$/;
+const INVALID = /[^\t\x20-\x7e\x80-\xff]+/g;
+const noop = () => undefined;
 
-function decoder(encoding: string | undefined) {
-  switch (encoding?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return undefined;
+/** `response.request` and `error.request`: the request as sent, in ClientRequest's terms. */
+export class UndiciRequest {
+  readonly #headers: Record<string, string | string[]>;
+
+  constructor(
+    readonly method: string,
+    readonly protocol: string,
+    readonly host: string,
+    readonly path: string,
+    headers: Record<string, string | string[]>,
+  ) {
+    // Not enumerable: a logged or serialised error must not carry Authorization.
+    this.#headers = headers;
+  }
+
+  getHeader(name: string): string | string[] | undefined {
+    return this.#headers[name.toLowerCase()];
+  }
+
+  getHeaders(): Record<string, string | string[]> {
+    return { ...this.#headers };
   }
 }
 
@@ -58,76 +73,290 @@ export function undiciAxiosTransport(
   dispatcher: Dispatcher,
 ): Handler<InternalAxiosRequestConfig, AxiosResponse> {
   const fallback = axiosTransport();
+  const dispatchers = new UndiciDispatchers(dispatcher);
 
   return async (call: Call<InternalAxiosRequestConfig>) => {
-    const config = call.request;
-    if (!sendable(config.data)) return fallback(call);
+    const config = call.request as Config;
+    refuseUnexpressible(config, call.service);
+    const base = call.endpoint!.url;
+    const protocol = base.startsWith('https:') ? 'https:' : 'http:';
+    if (needsHttpAdapter(config, protocol)) return fallback(call);
+    const agent = protocol === 'https:' ? config.httpsAgent : config.httpAgent;
+    const route = dispatchers.route(protocol, agent, config.lookup, config.family, config);
+    if (!route) return fallback(call);
     if (call.headers) config.headers.set(call.headers);
+    return send(call, config, base, protocol, route);
+  };
+}
 
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(config.headers.toJSON())) {
-      const key = name.toLowerCase();
-      if (value !== undefined && value !== null && !NOT_SENT.has(key)) headers[key] = String(value);
-    }
-    if (config.auth) {
-      const { username = '', password = '' } = config.auth;
-      headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    }
-    const path = axios.getUri({
-      url: config.url,
-      params: config.params,
-      paramsSerializer: config.paramsSerializer,
-    });
-    const url = call.endpoint!.url + (config.baseURL ?? '') + (path.startsWith('/') ? path : `/${path}`);
-    const data = config.data instanceof ArrayBuffer ? Buffer.from(config.data) : config.data;
+function needsHttpAdapter(config: Config, protocol: string): boolean {
+  const data = config.data;
+  const sendable =
+    data === undefined ||
+    data === null ||
+    typeof data === 'string' ||
+    data instanceof Uint8Array ||
+    data instanceof ArrayBuffer ||
+    data instanceof Readable;
+  return (
+    !sendable ||
+    proxied(config.proxy, protocol) ||
+    (config.httpVersion !== undefined && Number(config.httpVersion) !== 1) ||
+    Boolean(config.transport) ||
+    Boolean(config.insecureHTTPParser)
+  );
+}
 
-    const res = await request(url, {
-      dispatcher,
-      method: (config.method ?? 'get').toUpperCase() as Dispatcher.HttpMethod,
+/** Whether axios would send through a proxy (or has to look at NO_PROXY to know). */
+function proxied(proxy: unknown, protocol: string): boolean {
+  if (proxy === false) return false;
+  if (proxy) return true;
+  const env = process.env;
+  return Boolean(
+    (protocol === 'https:' ? env.https_proxy || env.HTTPS_PROXY : env.http_proxy || env.HTTP_PROXY) ||
+      env.all_proxy ||
+      env.ALL_PROXY,
+  );
+}
+
+/** axios's `combineURLs`: one slash between the base and the relative URL. */
+function join(base: string, url: string): string {
+  return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base;
+}
+
+function clean(value: string): string {
+  return DIRTY.test(value) ? value.replace(INVALID, '').replace(/^[\t ]+|[\t ]+$/g, '') : value;
+}
+
+/** The headers as axios's adapter would send them, plus whether the caller named the two it defaults. */
+function outgoing(config: Config): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const source = config.headers as unknown as Record<string, unknown>;
+  let agentNamed = false;
+  let encodingNamed = false;
+  for (const name of Object.keys(source)) {
+    const key = name.toLowerCase();
+    const value = source[name];
+    // A header the caller set, even to false (meaning "send none"), is not defaulted.
+    if (key === 'user-agent') agentNamed = value !== undefined;
+    else if (key === 'accept-encoding') encodingNamed = value !== undefined;
+    if (value === undefined || value === null || value === false || NOT_SENT.has(key)) continue;
+    headers[key] = Array.isArray(value) ? value.map((v) => clean(String(v))) : clean(String(value));
+  }
+  if (!agentNamed) headers['user-agent'] = `axios/${axios.VERSION}`;
+  if (!encodingNamed) {
+    const zstd = (config.transitional as { advertiseZstdAcceptEncoding?: boolean } | undefined)
+      ?.advertiseZstdAcceptEncoding;
+    headers['accept-encoding'] = zstd === true ? ACCEPT_ENCODING_ZSTD : ACCEPT_ENCODING;
+  }
+  if (config.auth) {
+    const { username = '', password = '' } = config.auth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+  return headers;
+}
+
+async function send(
+  call: Call<InternalAxiosRequestConfig>,
+  config: Config,
+  base: string,
+  protocol: string,
+  route: Route,
+): Promise<AxiosResponse> {
+  const method = (config.method ?? 'get').toUpperCase();
+  // As the adapter: the URL parser resolves dot segments, encodes what needs it, drops the fragment.
+  const target = new URL(join(base + (config.baseURL ?? ''), config.url ?? ''));
+  let path = target.pathname + target.search;
+  if (config.params) {
+    try {
+      path = axios.getUri({
+        baseURL: '',
+        url: path,
+        params: config.params,
+        paramsSerializer: config.paramsSerializer,
+      });
+    } catch (err) {
+      throw AxiosError.from(err as Error, AxiosError.ERR_BAD_REQUEST, config);
+    }
+  }
+  const headers = outgoing(config);
+  const request = new UndiciRequest(method, protocol, target.host, path, headers);
+  const body = requestBody(config, headers);
+
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await route.dispatcher.request({
+      origin: target.origin,
+      path,
+      method: method as Dispatcher.HttpMethod,
       headers,
-      body: data ?? null,
+      body,
+      reset: route.reset,
+      // undici takes any object with the AbortSignal shape (see core/signal.ts).
       signal: call.signal as AbortSignal,
     });
+  } catch (err) {
+    throw requestError(err, call.signal.aborted, config, request, headers);
+  }
+  return receive(call, config, method, request, res);
+}
 
-    const encoding = res.headers['content-encoding'];
-    const decode =
-      config.decompress === false ? undefined : decoder(Array.isArray(encoding) ? encoding[0] : encoding);
-    const body: Readable = decode ? res.body.pipe(decode) : res.body;
-    const response: AxiosResponse = {
-      status: res.statusCode,
-      statusText: '',
-      headers: new axios.AxiosHeaders(res.headers as Record<string, string>),
-      config,
-      request: undefined,
-      data: undefined,
-    };
-    if (config.responseType === 'stream') {
-      response.data = body;
-      // A streamed reply the retry filter drops must release its connection.
-      return Object.assign(response, { discard: () => body.destroy() });
+/** The body as undici takes it, checked against `maxBodyLength` and metered when asked. */
+function requestBody(
+  config: Config,
+  headers: Record<string, string | string[]>,
+): Buffer | string | Readable | null {
+  let data = config.data as string | Uint8Array | ArrayBuffer | Readable | null | undefined;
+  if (data === undefined || data === null) return null;
+  if (data instanceof ArrayBuffer) data = Buffer.from(data);
+  const maxBody = config.maxBodyLength ?? -1;
+  const { up } = config.maxRate ? rates(config.maxRate) : { up: undefined };
+  const stream = data instanceof Readable;
+  const length = stream
+    ? undefined
+    : typeof data === 'string'
+      ? Buffer.byteLength(data)
+      : (data as Uint8Array).length;
+  if (length !== undefined && maxBody > -1 && length > maxBody) {
+    throw new AxiosError('Request body larger than maxBodyLength limit', AxiosError.ERR_BAD_REQUEST, config);
+  }
+  if (!config.onUploadProgress && !up && !(stream && maxBody > -1)) {
+    return data instanceof Uint8Array && !Buffer.isBuffer(data)
+      ? Buffer.from(data.buffer, data.byteOffset, data.length)
+      : (data as Buffer | string | Readable);
+  }
+  const declared = Number(headers['content-length']);
+  const total = Number.isFinite(declared) && headers['content-length'] !== undefined ? declared : length;
+  // A metered buffer still goes out with its length, not chunked, as with axios.
+  if (length !== undefined && headers['content-length'] === undefined)
+    headers['content-length'] = String(length);
+  const source = stream
+    ? (data as Readable)
+    : Readable.from([typeof data === 'string' ? Buffer.from(data) : (data as Uint8Array)], {
+        objectMode: false,
+      });
+  const meter = new Meter({
+    direction: 'upload',
+    maxRate: up,
+    total,
+    onProgress: config.onUploadProgress,
+    limit: stream && maxBody > -1 ? maxBody : undefined,
+    config,
+  });
+  return pipeline(source, meter, noop);
+}
+
+function receive(
+  call: Call<InternalAxiosRequestConfig>,
+  config: Config,
+  method: string,
+  request: UndiciRequest,
+  res: Dispatcher.ResponseData,
+): Promise<AxiosResponse> | AxiosResponse {
+  const status = res.statusCode;
+  const headers = res.headers;
+  const chain: Transform[] = [];
+  const { down } = config.maxRate ? rates(config.maxRate) : { down: undefined };
+  if (config.onDownloadProgress || down) {
+    const length = Number(headers['content-length']);
+    chain.push(
+      new Meter({
+        direction: 'download',
+        maxRate: down,
+        total: Number.isFinite(length) && headers['content-length'] !== undefined ? length : undefined,
+        onProgress: config.onDownloadProgress,
+        config,
+      }),
+    );
+  }
+  const encoding = headers['content-encoding'];
+  if (config.decompress !== false && encoding) {
+    // No content to decode: the header would only mislead.
+    if (method === 'HEAD' || status === 204) delete headers['content-encoding'];
+    else {
+      const decode = decoders(String(encoding));
+      if (decode) {
+        chain.push(...decode);
+        delete headers['content-encoding'];
+      }
     }
-    const limit = config.maxContentLength ?? -1;
-    const chunks: Buffer[] = [];
-    let size = 0;
+  }
+  const body: Readable = chain.length
+    ? (pipeline([res.body, ...chain], noop) as unknown as Readable)
+    : res.body;
+  const response: AxiosResponse = {
+    status,
+    statusText: res.statusText ?? '',
+    headers: new AxiosHeaders(headers as Record<string, string>),
+    config,
+    request,
+    data: undefined,
+  };
+  if (config.responseType === 'stream') {
+    const out = relay(body, config.maxContentLength ?? -1, config, request);
+    cancelBodyOnAbort(out, config, request);
+    response.data = out;
+    // A streamed reply the retry filter drops must release its connection.
+    return Object.assign(response, { discard: () => out.destroy() });
+  }
+  return buffer(call, config, body, chain.length > 0, response);
+}
+
+async function buffer(
+  call: Call<InternalAxiosRequestConfig>,
+  config: Config,
+  body: Readable,
+  piped: boolean,
+  response: AxiosResponse,
+): Promise<AxiosResponse> {
+  const limit = config.maxContentLength ?? -1;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
     for await (const chunk of body) {
       size += (chunk as Buffer).length;
       if (limit > -1 && size > limit) {
-        body.destroy();
         throw new AxiosError(
           `maxContentLength size of ${limit} exceeded`,
           AxiosError.ERR_BAD_RESPONSE,
           config,
-          undefined,
-          response,
+          response.request,
         );
       }
       chunks.push(chunk as Buffer);
     }
-    const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    response.data =
-      config.responseType === 'arraybuffer'
-        ? buffer
-        : buffer.toString((config.responseEncoding as BufferEncoding | undefined) ?? 'utf8');
-    return response;
-  };
+  } catch (err) {
+    body.destroy();
+    throw bodyError(err, call.signal.aborted, config, response, piped);
+  }
+  const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  response.data = bodyData(all, config.responseType, config.responseEncoding as string | undefined);
+  return response;
+}
+
+/** A streamed body for the caller: the undici body's failures in the terms Node's http gives them. */
+function relay(source: Readable, limit: number, config: Config, request: UndiciRequest): Readable {
+  let seen = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (limit > -1 && seen > limit) {
+        done(
+          new AxiosError(
+            `maxContentLength size of ${limit} exceeded`,
+            AxiosError.ERR_BAD_RESPONSE,
+            config,
+            request,
+          ),
+        );
+      } else done(null, chunk);
+    },
+  });
+  source.on('error', (err: Error & { code?: string }) =>
+    out.destroy(err.code === 'UND_ERR_SOCKET' ? aborted(err) : err),
+  );
+  // The caller dropping the body closes the connection, as destroying Node's response does.
+  out.on('close', () => source.destroy());
+  source.pipe(out);
+  return out;
 }

@@ -4,6 +4,11 @@
  * params and auth have already run; per attempt only the base URL, the abort signal and the
  * status check change. Every status resolves here (the filters judge statuses); the ingress
  * applies the caller's `validateStatus` once, after the last attempt.
+ *
+ * The adapter is given the attempt's signal, not the caller's; a streamed body outlives the
+ * attempt, so the caller's `signal` / `cancelToken` are listened to until that body ends, as
+ * axios does. What would route around the chosen endpoint (`socketPath`, `//host` URLs) is
+ * refused (see axios-shared.ts).
  */
 import axios, {
   type AxiosAdapter,
@@ -13,6 +18,7 @@ import axios, {
 } from 'axios';
 import type { Call, Handler } from '../core/call.js';
 import { AttemptSignal, type MeshSignal } from '../core/signal.js';
+import { cancelBodyOnAbort, refuseUnexpressible } from './axios-shared.js';
 
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 
@@ -30,14 +36,24 @@ export function abortWith(signal: MeshSignal): { cancelToken?: CancelToken; sign
 export function axiosTransport(): Handler<InternalAxiosRequestConfig, AxiosResponse> {
   return (call: Call<InternalAxiosRequestConfig>) => {
     const config = call.request;
+    try {
+      refuseUnexpressible(config, call.service);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // axios builds a fresh headers object per request: this attempt's additions can go on it.
     if (call.headers) config.headers.set(call.headers);
-    return httpAdapter({
+    const pending = httpAdapter({
       ...config,
       baseURL: call.endpoint!.url + (config.baseURL ?? ''),
       ...abortWith(call.signal),
       timeout: 0,
       validateStatus: null,
+    });
+    if (config.responseType !== 'stream' || !(config.signal || config.cancelToken)) return pending;
+    return pending.then((response) => {
+      cancelBodyOnAbort(response.data, config, response.request);
+      return response;
     });
   };
 }
