@@ -10,7 +10,7 @@
  *
  * Writes bench/results/bench.json and docs/benchmarks.md (every target, pass or fail).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { capabilities, commandLine, machineFacts, parseCommon } from './harness/cli.js';
@@ -22,7 +22,7 @@ import { Progress } from './harness/progress.js';
 import { APPROACH_LABELS, type ApproachKind } from './harness/protocol.js';
 import { type ProxyHandle, startProxy, warmProxy } from './harness/proxies.js';
 import { evaluateTargets } from './report/analysis.js';
-import { renderMarkdown } from './report/markdown.js';
+import { keepSections, renderMarkdown } from './report/markdown.js';
 import {
   BALANCERS,
   churnScenario,
@@ -285,7 +285,11 @@ const report = {
 };
 const jsonPath = join(args.out, 'bench.json');
 writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-if (writeDocs) writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), renderMarkdown(report));
+if (writeDocs) {
+  const file = join(ROOT, 'docs', 'benchmarks.md');
+  // Sections other commands write (the balancing simulation, the soak) are kept as they were.
+  writeFileSync(file, keepSections(renderMarkdown(report), readFileSync(file, 'utf8')));
+}
 
 progress.heading('targets');
 for (const t of targets)

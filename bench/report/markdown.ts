@@ -173,12 +173,22 @@ export function renderMarkdown(report: BenchReport): string {
     }
   }
 
+  out.push(
+    '## Balancing simulation',
+    '',
+    'The balancers on a simulated fleet (`npm run sim` writes this section; see test/balancing/).',
+    '',
+    '<!-- simulation:start -->',
+    '<!-- simulation:end -->',
+    '',
+  );
+
   const { picks, decisions } = report.micro;
   const balancers = [...new Set(picks.map((p) => p.balancer))];
   out.push(
     '## Micro',
     '',
-    'Balancer pick, ns per pick (median of timed batches):',
+    'Balancer pick, ns per pick (median iteration of `vitest bench`, src/balance/pick.bench.ts):',
     '',
     markdownTable(
       ['balancer', ...SIZES.map((n) => `${n.toLocaleString('en')} endpoints`)],
@@ -188,7 +198,7 @@ export function renderMarkdown(report: BenchReport): string {
       ]),
     ),
     '',
-    'Mesh decision cost per request: the pipeline (deadline, retry and budget, balance, breaker, per-try timeout) over a transport that resolves at once, minus that transport called alone; µs per request:',
+    'Mesh decision cost per request: the pipeline (deadline, discovery, retry and budget, balance, breaker, per-try timeout) over a transport that resolves at once, minus that transport called alone (median iterations of `vitest bench`, src/mesh/decision.bench.ts); µs per request:',
     '',
     markdownTable(
       ['balancer', ...SIZES.map((n) => `${n.toLocaleString('en')} endpoints`)],
@@ -203,4 +213,21 @@ export function renderMarkdown(report: BenchReport): string {
   );
   if (report.notes.length) out.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The sections of docs/benchmarks.md that other commands write (`npm run sim`, `npm run soak`),
+ * carried over from `previous` into `fresh`: each sits between `<!-- name:start -->` and
+ * `<!-- name:end -->` in both.
+ */
+export function keepSections(fresh: string, previous: string): string {
+  let out = fresh;
+  for (const [, name] of fresh.matchAll(/<!-- ([a-z]+):start -->/g)) {
+    const pattern = (text: string) =>
+      new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->`).exec(text)?.[0];
+    const kept = pattern(previous);
+    const slot = pattern(out);
+    if (kept && slot) out = out.replace(slot, kept);
+  }
+  return out;
 }

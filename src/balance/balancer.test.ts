@@ -9,7 +9,7 @@ const POLICIES: BalancerPolicy[] = ['peak-ewma', 'least-request', 'round-robin',
 
 function build(policy: BalancerPolicy, seed = 7): Balancer {
   return BALANCERS[policy].create(
-    { policy, decay: 10_000, initialRtt: 30, failurePenalty: 1_000 },
+    { policy, decay: 10_000, failurePenalty: 1_000, latencyTolerance: 2 },
     makeContext(seed),
   );
 }

@@ -15,6 +15,7 @@
  */
 import type { Balancer } from '../balance/balancer.js';
 import { BALANCERS, type LoadBalancerPolicy } from '../balance/options.js';
+import { SlowStart } from '../balance/slow-start.js';
 import { BreakerGroup } from '../breaker/group.js';
 import type { Call } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
@@ -101,7 +102,10 @@ export class ServiceState {
 
   /** A balancer of this service's policy (each routing subset gets its own). */
   newBalancer(tuning: LoadBalancerPolicy = this.policy.loadBalancer): Balancer {
-    return BALANCERS[tuning.policy].create(tuning, this);
+    const balancer = BALANCERS[tuning.policy].create(tuning, this);
+    if (tuning.slowStart === false) return balancer;
+    const pool = this.pool;
+    return new SlowStart(balancer, tuning.slowStart, this.clock, this.random, () => pool.firstSetAt ?? -1);
   }
 
   /** Apply `policy`: keep what stays on, create what is switched on, release what is switched off. */
