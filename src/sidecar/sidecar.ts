@@ -17,17 +17,27 @@ import { explain } from '../explain.js';
 import { Mesh } from '../mesh.js';
 import type { ConfigureOptions } from '../options-configure.js';
 import { pipeline } from '../pipeline.js';
+import { redactUrl } from '../telemetry/logger.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
 import { parseSidecarConfig, type SidecarConfig } from './config.js';
+import { ProxyFront } from './front.js';
 import { handleIngress } from './ingress.js';
+import { serverOptions } from './limits.js';
 import { SidecarStats } from './stats.js';
+import { type UpgradeReply, upgradeTransport } from './upgrade.js';
 
 /** The sidecar's state, as `/stats` reports it. */
 export interface SidecarStatsReport {
   listen: string;
   ready: boolean;
   inFlight: number;
+  /** Client connections open now (tunnels included), and refused at the cap since start. */
+  connections: { open: number; refused: number };
+  /** Bytes held in retry buffers now. */
+  bufferedBytes: number;
+  /** Requests refused before routing (unknown service, malformed, CONNECT), by code. */
+  refused: Record<string, number>;
   services: Record<string, unknown>;
 }
 
@@ -42,6 +52,9 @@ export class Sidecar {
   readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
   readonly #transport = undiciTransport(this.#agent);
   readonly #handlers = new Map<string, Handler<ProxyRequest, ProxyReply>>();
+  readonly #upgradeHandlers = new Map<string, Handler<ProxyRequest, UpgradeReply>>();
+  readonly #upgradeTransport = upgradeTransport();
+  readonly #front: ProxyFront;
   readonly #proxy: http.Server;
   readonly #admin: http.Server;
   #inFlight = 0;
@@ -54,7 +67,11 @@ export class Sidecar {
     this.registry = sidecarRegistry(this.config.mesh.telemetry);
     this.mesh = new Mesh(this.config.mesh, { position: 'sidecar', registry: this.registry });
     // A change of options (configure(), the control plane): new requests get a new pipeline.
-    this.mesh.onConfigure(() => this.#handlers.clear());
+    this.mesh.onConfigure(() => {
+      this.#handlers.clear();
+      this.#upgradeHandlers.clear();
+    });
+    this.#front = new ProxyFront(this.config);
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -64,10 +81,13 @@ export class Sidecar {
         return this.mesh.clock.now() + left;
       },
       retryBufferBytes: this.config.retryBufferBytes,
+      maxHeadersCount: this.config.maxHeadersCount,
+      admission: this.#front.admission,
       stats: this.stats,
+      logger: this.mesh.telemetry.logger,
       now: () => this.mesh.clock.now(),
     };
-    this.#proxy = http.createServer((req, res) => {
+    this.#proxy = http.createServer(serverOptions(this.config), (req, res) => {
       this.#inFlight++;
       res.on('close', () => {
         if (--this.#inFlight === 0) this.#idle?.();
@@ -75,6 +95,15 @@ export class Sidecar {
       });
       handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
     });
+    this.#front.attach(
+      this.#proxy,
+      {
+        ...ctx,
+        upgradeHandler: (service: string) => this.#upgradeHandler(service),
+        tunnelIdleTimeout: this.config.tunnelIdleTimeout,
+      },
+      this.stats,
+    );
     this.#admin = http.createServer((req, res) => this.#serveAdmin(req, res));
   }
 
@@ -90,10 +119,23 @@ export class Sidecar {
     return `http://${a.address}:${a.port}`;
   }
 
+  /** Listen on both addresses; a failure names the option (`options.listen` or `options.admin`) and closes both. */
   async start(): Promise<this> {
-    this.#proxy.listen(this.config.listen.port, this.config.listen.host);
-    this.#admin.listen(this.config.admin.port, this.config.admin.host);
-    await Promise.all([once(this.#proxy, 'listening'), once(this.#admin, 'listening')]);
+    const listen = async (server: http.Server, name: 'listen' | 'admin') => {
+      const { host, port } = this.config[name];
+      server.listen(port, host);
+      try {
+        await once(server, 'listening');
+      } catch (err) {
+        throw new Error(`options.${name} (${host}:${port}): ${(err as Error).message}`, { cause: err });
+      }
+    };
+    const results = await Promise.allSettled([listen(this.#proxy, 'listen'), listen(this.#admin, 'admin')]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.close();
+      throw failed.reason;
+    }
     return this;
   }
 
@@ -125,6 +167,7 @@ export class Sidecar {
   async close(): Promise<void> {
     this.#draining = true;
     this.#proxy.closeAllConnections();
+    this.#front.close();
     this.#admin.closeAllConnections();
     await Promise.all([
       new Promise((resolve) => (this.#proxy.listening ? this.#proxy.close(resolve) : resolve(undefined))),
@@ -152,15 +195,30 @@ export class Sidecar {
       services[name] = {
         ...(this.stats.get(name) ?? { requests: 0 }),
         policy: explain(name, this.mesh.policy(name), this.mesh.options, 'sidecar'),
-        endpoints: runtime?.snapshot() ?? [],
+        // An endpoint URL may carry credentials (`http://user:pass@host`): never shown.
+        endpoints: (runtime?.snapshot() ?? []).map((e) => ({
+          ...e,
+          id: redactUrl(e.id),
+          url: redactUrl(e.url),
+        })),
       };
     }
-    return { listen: this.address, ready: !this.#draining, inFlight: this.#inFlight, services };
+    const { admission } = this.#front;
+    return {
+      listen: this.address,
+      ready: !this.#draining,
+      inFlight: this.#inFlight,
+      connections: { open: admission.connections, refused: admission.refusedConnections },
+      bufferedBytes: admission.buffered,
+      refused: this.stats.refused(),
+      services,
+    };
   }
 
   /** Services the sidecar forwards to: those discovery lists, and those named under `services`. */
   routes(service: string): boolean {
-    return this.mesh.discovery.knows?.(service) === true || service in this.config.mesh.services;
+    // Own keys only: `constructor` or `__proto__` in Host must not pass as a configured service.
+    return this.mesh.discovery.knows?.(service) === true || Object.hasOwn(this.config.mesh.services, service);
   }
 
   #handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined {
@@ -168,6 +226,16 @@ export class Sidecar {
     if (!handler && !this.mesh.closed && this.routes(service)) {
       handler = pipeline(this.mesh.runtime(service))(this.#transport);
       this.#handlers.set(service, handler);
+    }
+    return handler;
+  }
+
+  /** The pipeline for `service` over the upgrade transport (WebSocket handshakes). */
+  #upgradeHandler(service: string): Handler<ProxyRequest, UpgradeReply> | undefined {
+    let handler = this.#upgradeHandlers.get(service);
+    if (!handler && !this.mesh.closed && this.routes(service)) {
+      handler = pipeline(this.mesh.runtime(service))(this.#upgradeTransport);
+      this.#upgradeHandlers.set(service, handler);
     }
     return handler;
   }

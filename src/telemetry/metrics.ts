@@ -29,6 +29,7 @@ import { MeshError } from '../errors.js';
 import { errorCode } from '../retry/policy.js';
 import type { MeshEmitter } from './events.js';
 import { codeLabel, METHODS, methodIndex, STATUS_CLASSES, statusClassIndex } from './labels.js';
+import { redactUrl } from './logger.js';
 import {
   type AttemptLabel,
   type Cell,
@@ -171,7 +172,9 @@ export class MeshMetrics {
           this.reset();
           for (const rt of runtimes()) {
             if (!rt.breakers) continue;
-            for (const ep of rt.pool.all) this.set({ service: rt.service, endpoint: ep.url }, stateValue(ep));
+            for (const ep of rt.pool.all) {
+              this.set({ service: rt.service, endpoint: redactUrl(ep.url) }, stateValue(ep));
+            }
           }
         },
       });
@@ -328,7 +331,7 @@ export class MeshMetrics {
     if (!cell) {
       const labels = {
         service: s.service,
-        endpoint: url,
+        endpoint: eps.label,
         method: METHODS[m]!,
         status_class: STATUS_CLASSES[c]!,
       };
@@ -354,7 +357,7 @@ export class MeshMetrics {
     const c = statusClassIndex(status);
     let cell = eps.attempts[c];
     if (!cell) {
-      cell = { labels: { service: s.service, endpoint: url, status_class: STATUS_CLASSES[c]! }, n: 0 };
+      cell = { labels: { service: s.service, endpoint: eps.label, status_class: STATUS_CLASSES[c]! }, n: 0 };
       eps.attempts[c] = cell;
     }
     cell.n++;
@@ -364,7 +367,7 @@ export class MeshMetrics {
     const eps = this.#series(service).endpoint(url);
     let labels = eps.transitions.get(state);
     if (!labels) {
-      labels = { service, endpoint: url, state };
+      labels = { service, endpoint: eps.label, state };
       eps.transitions.set(state, labels);
     }
     this.transitions.inc(labels);
