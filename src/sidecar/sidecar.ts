@@ -174,7 +174,8 @@ export class Sidecar {
       new Promise((resolve) => (this.#admin.listening ? this.#admin.close(resolve) : resolve(undefined))),
       this.mesh.close(),
     ]);
-    await this.#agent.close();
+    // Idempotent: a second close() (a test's and its cleanup's) finds the agent closed already.
+    if (!this.#agent.closed && !this.#agent.destroyed) await this.#agent.close();
   }
 
   /**

@@ -39,8 +39,14 @@ export function completeResponses(bytes: Buffer): number {
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
     // 1xx and 204/304 have no body; anything else without a length runs to the close.
     const bodyless = (status >= 100 && status < 200) || status === 204 || status === 304;
-    if (!length && !bodyless) return count;
-    const next = end + 4 + (length ? Number(length[1]) : 0);
+    let next = end + 4 + (length ? Number(length[1]) : 0);
+    if (!length && !bodyless) {
+      // A chunked body ends at its last chunk (these tests send no trailers).
+      if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) return count;
+      const last = bytes.indexOf('\r\n0\r\n\r\n', end + 2);
+      if (last < 0) return count;
+      next = last + 7;
+    }
     if (next > bytes.length) return count;
     count++;
     at = next;
