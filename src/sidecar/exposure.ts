@@ -13,18 +13,22 @@ export function isLoopback(host: string): boolean {
   return isIPv4(host) && host.startsWith('127.');
 }
 
+function shown(a: Address): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
 /** One warning per listener that is not on loopback, naming the option. */
 export function exposureWarnings(config: { listen: Address; admin: Address }): string[] {
   const warnings: string[] = [];
   const { listen, admin } = config;
   if (!isLoopback(listen.host)) {
     warnings.push(
-      `options.listen is ${listen.host}:${listen.port}, not loopback: any host that reaches it can send through the sidecar to every service it routes to`,
+      `options.listen is ${shown(listen)}, not loopback: any host that reaches it can send through the sidecar to every service it routes to`,
     );
   }
   if (!isLoopback(admin.host)) {
     warnings.push(
-      `options.admin is ${admin.host}:${admin.port}, not loopback: any host that reaches it can read /stats and /metrics`,
+      `options.admin is ${shown(admin)}, not loopback: any host that reaches it can read /stats and /metrics`,
     );
   }
   return warnings;

@@ -42,7 +42,7 @@ export function completeResponses(bytes: Buffer): number {
     let next = end + 4 + (length ? Number(length[1]) : 0);
     if (!length && !bodyless) {
       // A chunked body ends at its last chunk (these tests send no trailers).
-      if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) return count;
+      if (!/\r\ntransfer-encoding:[^\r\n]*chunked/i.test(head)) return count;
       const last = bytes.indexOf('\r\n0\r\n\r\n', end + 2);
       if (last < 0) return count;
       next = last + 7;
