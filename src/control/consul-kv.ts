@@ -19,6 +19,7 @@ import {
   openConsul,
   sanitizeConsulError,
 } from '../discovery/consul-connection.js';
+import { hostName } from '../discovery/consul-options.js';
 
 /** Central configuration from a Consul KV key. */
 export interface ControlPlaneOptions {
@@ -41,7 +42,7 @@ export const controlPlaneSchema = z.strictObject({
   key: z.string().min(1).describe('KV key holding the JSON overrides.'),
   consul: z
     .strictObject({
-      host: z.string().min(1).optional(),
+      host: hostName.optional(),
       port: z.number().int().min(1).max(65535).optional(),
       secure: z.boolean().optional(),
       ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
