@@ -51,9 +51,22 @@ export function errorCode(error: unknown): string | undefined {
   return typeof e?.code === 'string' ? e.code : undefined;
 }
 
+/**
+ * axios's http adapter reports a response cut mid-body (the upstream reset the connection after
+ * sending the head) as `ERR_BAD_RESPONSE` "stream has been aborted", the response attached: the
+ * request reached the server, so it is retried as after a reset, when sending it twice is safe.
+ */
+function cutMidBody(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; response?: unknown } | undefined;
+  return (
+    e?.code === 'ERR_BAD_RESPONSE' && e.response !== undefined && e.message === 'stream has been aborted'
+  );
+}
+
 /** Whether a failed attempt (error) may be retried. */
 export function retryableError(error: unknown, call: Call<unknown>): boolean {
   if (call.signal.aborted) return false;
+  if (cutMidBody(error)) return call.idempotent && call.replayable;
   const code = errorCode(error);
   if (code === undefined) return false;
   // A streamed body may have been partly consumed even when the connection then failed.

@@ -30,7 +30,9 @@ export interface IngressLimitOptions {
   maxHeadersCount?: number;
   /** Bytes of a request's start line and headers together; more gets 431. @defaultValue `16384` */
   maxHeaderBytes?: number;
-  /** Bytes all requests in flight may hold in retry buffers together; a request whose body does not fit gets 503 `MESH_OVERLOADED`. @defaultValue `67108864` */
+  /** Response bodies up to this size (bytes) are read whole within the attempt, for requests that may be retried, so an upstream failing mid-body is retried instead of cutting the client's response; larger ones stream. `0` streams every response. @defaultValue `65536` */
+  responseBufferBytes?: number;
+  /** Bytes all requests in flight may hold in retry buffers together (request and response bodies); a request whose body does not fit gets 503 `MESH_OVERLOADED`. @defaultValue `67108864` */
   bufferBudgetBytes?: number;
 }
 
@@ -58,6 +60,13 @@ export const limitsShape = {
     .max(1024 * 1024)
     .default(16_384)
     .describe('Bytes of start line and headers.'),
+  responseBufferBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000_000_000)
+    .default(65_536)
+    .describe('Largest response body read whole so a failure mid-body can be retried.'),
   bufferBudgetBytes: count(64 * 1024 * 1024, 'Bytes held in retry buffers by all requests together.'),
 };
 
@@ -78,6 +87,13 @@ export function checkLimits(
       code: 'custom',
       path: ['headersTimeout'],
       message: `must not exceed requestTimeout (${config.requestTimeout})`,
+    });
+  }
+  if (config.responseBufferBytes > config.bufferBudgetBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['responseBufferBytes'],
+      message: `must not exceed bufferBudgetBytes (${config.bufferBudgetBytes})`,
     });
   }
   if (config.retryBufferBytes > config.bufferBudgetBytes) {

@@ -24,6 +24,7 @@ import { parseSidecarConfig, type SidecarConfig } from './config.js';
 import { ProxyFront } from './front.js';
 import { handleIngress } from './ingress.js';
 import { serverOptions } from './limits.js';
+import { bufferResponses } from './response-buffer.js';
 import { SidecarStats } from './stats.js';
 import { type UpgradeReply, upgradeTransport } from './upgrade.js';
 
@@ -50,7 +51,7 @@ export class Sidecar {
   /** @internal What `/stats` reports, per service. */
   readonly stats = new SidecarStats();
   readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
-  readonly #transport = undiciTransport(this.#agent);
+  readonly #transport: Handler<ProxyRequest, ProxyReply>;
   readonly #handlers = new Map<string, Handler<ProxyRequest, ProxyReply>>();
   readonly #upgradeHandlers = new Map<string, Handler<ProxyRequest, UpgradeReply>>();
   readonly #upgradeTransport = upgradeTransport();
@@ -72,6 +73,10 @@ export class Sidecar {
       this.#upgradeHandlers.clear();
     });
     this.#front = new ProxyFront(this.config);
+    this.#transport = bufferResponses(undiciTransport(this.#agent), {
+      maxBytes: this.config.responseBufferBytes,
+      admission: this.#front.admission,
+    });
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
