@@ -10,7 +10,7 @@
  */
 import { Sidecar } from '../src/sidecar/sidecar.js';
 import { Upstream } from '../testkit/upstream.js';
-import { sample, settled, type ToChild } from './soak-sample.js';
+import { type Sample, sample, settled, type ToChild } from './soak-sample.js';
 
 async function fleetRole(): Promise<void> {
   const ups = await Promise.all(
@@ -30,19 +30,21 @@ async function fleetRole(): Promise<void> {
 
 async function sidecarRole(config: string): Promise<void> {
   const sidecar = await new Sidecar(JSON.parse(config)).start();
-  // process.stdout/stderr open their pipes on first use: open them before the baseline.
+  // The baseline after what this process holds anyway: stdout/stderr open their pipes on first
+  // use, and the IPC channel counts as active once it has a 'message' listener (below).
   void [process.stdout, process.stderr];
-  const before = sample();
-  process.send!({ ready: true, address: sidecar.address, before });
+  let before: Sample | undefined;
   process.on('message', async (m: ToChild) => {
     if (m.cmd === 'sample') process.send!({ sample: sample(), refused: sidecar.report().refused });
     if (m.cmd === 'close') {
       await sidecar.close();
       // What is left once the sidecar closed: the IPC channel, and nothing of the sidecar's.
-      process.send!({ closed: true, after: await settled(before) });
+      process.send!({ closed: true, after: await settled(before!) });
       process.disconnect();
     }
   });
+  before = sample();
+  process.send!({ ready: true, address: sidecar.address, before });
 }
 
 const role = process.argv[2];
