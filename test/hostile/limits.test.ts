@@ -138,7 +138,10 @@ describe('header limits', () => {
 
 describe('retry-buffer budget', () => {
   it('a body that does not fit the budget gets 503 MESH_OVERLOADED; the budget comes back', async () => {
-    const { sidecar, up } = await setup({ retryBufferBytes: 100, bufferBudgetBytes: 100 }, { kind: 'held' });
+    const { sidecar, up } = await setup(
+      { retryBufferBytes: 100, responseBufferBytes: 0, bufferBudgetBytes: 100 },
+      { kind: 'held' },
+    );
     const first = raw(sidecar.address, '/a', {
       method: 'PUT',
       headers: { host: 'users' },
@@ -167,7 +170,11 @@ describe('retry-buffer budget', () => {
   });
 
   it('a body larger than retryBufferBytes streams and takes nothing from the budget', async () => {
-    const { sidecar, up } = await setup({ retryBufferBytes: 10, bufferBudgetBytes: 10 });
+    const { sidecar, up } = await setup({
+      retryBufferBytes: 10,
+      responseBufferBytes: 0,
+      bufferBudgetBytes: 10,
+    });
     const res = await raw(sidecar.address, '/big', {
       method: 'PUT',
       headers: { host: 'users' },
