@@ -5,7 +5,7 @@
  *
  * Defaults follow the two proxies sidecars are usually compared with: HAProxy's recommended
  * `timeout http-request 10s` for the time to send a request's headers (node:http's own default is
- * 60 s, checked every 30 s: a slowloris client was held 85 s), Envoy's `max_headers_count` of 100
+ * 60 s, checked every 30 s, so a slow client could be held up to 90 s), Envoy's `max_headers_count` of 100
  * and node:http's (and HAProxy's `tune.bufsize`) 16 KiB of headers. node:http drops headers past
  * its count silently; the ingress answers 431 instead (see `screen.ts`).
  */
