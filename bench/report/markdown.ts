@@ -212,6 +212,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   );
   if (report.notes.length) out.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
+  // The soak (`npm run soak`) writes its own section here; `keepSections` carries it over.
+  out.push('<!-- soak:start -->', '<!-- soak:end -->', '');
   return `${out.join('\n')}\n`;
 }
 

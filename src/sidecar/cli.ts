@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { isMeshError } from '../errors/mesh-error.js';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../telemetry/logger.js';
+import { exposureWarnings } from './exposure.js';
 import { Sidecar } from './sidecar.js';
 
 const USAGE = `Usage: mesh-sidecar --config <file.json>
@@ -101,6 +102,7 @@ try {
   fail(`cannot listen: ${(err as Error).message}`);
 }
 logger.info({ listen: sidecar.address, admin: sidecar.adminAddress }, 'listening');
+for (const warning of exposureWarnings(sidecar.config)) logger.warn({ warning }, 'listener not on loopback');
 
 let stopping = false;
 const stop = (signal: string) => {

@@ -9,6 +9,8 @@ import type { Call, Handler } from '../core/call.js';
 import { FAULT_HEADER } from '../fault/fault.js';
 import type { Position } from '../mesh/position.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
+import type { Admission } from './admission.js';
+import { bufferResponses } from './response-buffer.js';
 
 /** One header value as a string: repeated headers joined as HTTP combines them. */
 function asString(value: string | string[] | undefined): string | undefined {
@@ -29,11 +31,27 @@ export function proxyFaultReply(status: number): ProxyReply {
   };
 }
 
+/** How the sidecar buffers responses for retries. */
+export interface ResponseBuffering {
+  /** Responses up to this size are read whole within the attempt (0: every response streams). */
+  responseBufferBytes: number;
+  /** The budget buffered bytes are held against. */
+  admission?: Admission | undefined;
+}
+
 /** The sidecar's position, with the undici agent its transport uses. */
 export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
   readonly name = 'sidecar';
   readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
-  readonly #transport: Handler<ProxyRequest, ProxyReply> = undiciTransport(this.#agent);
+  readonly #transport: Handler<ProxyRequest, ProxyReply>;
+
+  /** @param buffering - without it, every response streams (no buffer, no budget). */
+  constructor(buffering?: ResponseBuffering) {
+    const direct = undiciTransport(this.#agent);
+    this.#transport = buffering?.admission
+      ? bufferResponses(direct, { maxBytes: buffering.responseBufferBytes, admission: buffering.admission })
+      : direct;
+  }
 
   header(call: Call<ProxyRequest>, name: string): string | undefined {
     return proxyHeader(call, name);
@@ -48,6 +66,7 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    // Idempotent: a second close() (a test's and its cleanup's) finds the agent closed already.
+    if (!this.#agent.closed && !this.#agent.destroyed) await this.#agent.close();
   }
 }

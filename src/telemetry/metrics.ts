@@ -29,6 +29,7 @@ import { errorCode } from '../errors/classify.js';
 import { MeshError } from '../errors/mesh-error.js';
 import type { MeshEmitter } from './events.js';
 import { codeLabel, METHODS, methodIndex, STATUS_CLASSES, statusClassIndex } from './labels.js';
+import { redactUrl } from './logger.js';
 import {
   type AttemptLabel,
   type Cell,
@@ -172,8 +173,12 @@ export class MeshMetrics {
           for (const rt of runtimes()) {
             const breakers = rt.breakers;
             if (!breakers) continue;
-            for (const ep of rt.pool.all)
-              this.set({ service: rt.service, endpoint: ep.url }, stateValue(breakers.stateOf(ep)));
+            for (const ep of rt.pool.all) {
+              this.set(
+                { service: rt.service, endpoint: redactUrl(ep.url) },
+                stateValue(breakers.stateOf(ep)),
+              );
+            }
           }
         },
       });
@@ -330,7 +335,7 @@ export class MeshMetrics {
     if (!cell) {
       const labels = {
         service: s.service,
-        endpoint: url,
+        endpoint: eps.label,
         method: METHODS[m]!,
         status_class: STATUS_CLASSES[c]!,
       };
@@ -356,7 +361,7 @@ export class MeshMetrics {
     const c = statusClassIndex(status);
     let cell = eps.attempts[c];
     if (!cell) {
-      cell = { labels: { service: s.service, endpoint: url, status_class: STATUS_CLASSES[c]! }, n: 0 };
+      cell = { labels: { service: s.service, endpoint: eps.label, status_class: STATUS_CLASSES[c]! }, n: 0 };
       eps.attempts[c] = cell;
     }
     cell.n++;
@@ -366,7 +371,7 @@ export class MeshMetrics {
     const eps = this.#series(service).endpoint(url);
     let labels = eps.transitions.get(state);
     if (!labels) {
-      labels = { service, endpoint: url, state };
+      labels = { service, endpoint: eps.label, state };
       eps.transitions.set(state, labels);
     }
     this.transitions.inc(labels);
