@@ -10,13 +10,19 @@
 import type { Call, Reply } from '../core/call.js';
 import { isMeshError } from './mesh-error.js';
 
-/** Failures before any byte reached a server. */
+/**
+ * Failures before any byte reached a server. The mesh's TLS refusals of a peer are among them:
+ * the connector hands a socket over only after the handshake and both checks passed, so a
+ * request refused there was never written.
+ */
 const NEVER_SENT: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
   'MESH_CIRCUIT_OPEN',
+  'MESH_PEER_UNTRUSTED',
+  'MESH_PEER_IDENTITY',
 ]);
 
 /** Transport failures after which the server may or may not have seen the request. */

@@ -31,7 +31,25 @@ export type MeshErrorCode =
   /** Discovery could not produce a first endpoint set for the service. */
   | 'MESH_DISCOVERY_UNAVAILABLE'
   /** The client was closed before or while the request ran. */
-  | 'MESH_CLOSED';
+  | 'MESH_CLOSED'
+  /**
+   * A mesh endpoint's certificate does not verify against the trust bundle (another CA, expired,
+   * not yet valid): refused during the handshake, before anything was sent.
+   */
+  | 'MESH_PEER_UNTRUSTED'
+  /**
+   * A mesh endpoint presented a valid certificate whose SPIFFE ID is not one the service may
+   * present (or none): refused during the handshake, before anything was sent.
+   */
+  | 'MESH_PEER_IDENTITY'
+  /** No TLS material to present yet (Consul's CA has not answered within `tls.initialTimeout`). */
+  | 'MESH_TLS_UNAVAILABLE'
+  /** A plaintext request reached a listener that accepts mutual TLS only (the inbound in `strict` mode). */
+  | 'MESH_TLS_REQUIRED'
+  /** The inbound's authorization denied the caller (403): the application never saw the request. */
+  | 'MESH_FORBIDDEN'
+  /** The inbound could not decide on authorization (Consul intentions unreachable): refused with 503. */
+  | 'MESH_AUTHZ_UNAVAILABLE';
 
 /** Context a {@link MeshError} may carry. None of it is secret. */
 export interface MeshErrorDetails {

@@ -3,10 +3,11 @@
  * request and reply types they carry (an axios config and an AxiosResponse in the fat client, a
  * proxied request and a streamed reply in the sidecar), and each supplies this object: how to
  * read a request header, how to build the reply of an injected fault, the transport at the
- * bottom of the pipeline, and (the fat client) how to hand a request to a sidecar. Nothing below
+ * bottom of the pipeline, (the fat client) how to hand a request to a sidecar, and (the sidecar's
+ * inbound listener) how to authorize the caller. Nothing below
  * the positions imports axios or undici types for this.
  */
-import type { Call, Handler, Reply } from '../core/call.js';
+import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { SidecarPolicy } from '../handoff/options.js';
 import type { ServicePolicy } from '../options/index.js';
 
@@ -24,6 +25,11 @@ export interface Position<Req = unknown, Rep extends Reply = Reply> {
   transport(policy: ServicePolicy): Handler<Req, Rep>;
   /** The transport to a sidecar, for `mode: 'sidecar'`; absent where requests cannot be handed on. */
   toSidecar?(sidecar: SidecarPolicy, service: string): Handler<Req, Rep>;
+  /**
+   * The inbound listener's `authorization` stage for `service` (the caller's verified identity,
+   * the rules); absent, or `undefined`, where requests do not arrive from other workloads.
+   */
+  authorization?(service: string): Filter | undefined;
   /** Release what the position's transports hold (pooled sockets). */
   close?(): Promise<void>;
 }

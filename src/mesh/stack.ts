@@ -11,6 +11,9 @@
  * - the deadline refuses what is already late, before anything is spent on it;
  * - the sidecar hand-off (sidecar mode only) sends the request to the sidecar, which runs every
  *   stage below; the stages below are then this process's fallback;
+ * - authorization (the sidecar's inbound listener only) judges the caller by its verified
+ *   identity before anything is spent on the request: a denied request takes no token, slot or
+ *   endpoint, and never reaches the application;
  * - discovery waits for the service's first endpoint set (within the deadline), so routing and
  *   balancing see its endpoints; it is where a service's registry watch starts;
  * - routing picks the subset of endpoints the request may go to (and may inject its rule's
@@ -139,6 +142,13 @@ export const STACK: readonly Stage[] = [
       )(position.toSidecar(policy.sidecar, svc.service));
       return handOff({ route: new SidecarRoute(policy.sidecar, svc.clock), send, events: svc.events });
     },
+  },
+  {
+    // Only where requests arrive from other workloads (the inbound listener): its position makes it.
+    role: 'authorization',
+    layer: 'delivery',
+    options: [],
+    make: (svc) => svc.position.authorization?.(svc.service),
   },
   {
     role: 'discovery',

@@ -14,6 +14,7 @@ import { discoveryOption } from '../discovery/options.js';
 import { faultsOption } from '../fault/options.js';
 import { modeOption, sidecarOption } from '../handoff/options.js';
 import { hedgeOption } from '../hedge/options.js';
+import { mtlsOption, tlsOption } from '../identity/options.js';
 import { limitsOption } from '../limit/options.js';
 import { outlierDetectionOption } from '../outlier/options.js';
 import { retryOption } from '../retry/options.js';
@@ -67,6 +68,11 @@ export const policySchema = z.strictObject({
   hedge: hedgeOption,
   /** Routing within the service: rules, the default route, zone preference. */
   routing: routingOption,
+  /**
+   * Mutual TLS to the service's endpoints: which are dialed with it (those marked as in the mesh,
+   * all, or none) and which identities they may present. Needs `tls`.
+   */
+  mtls: mtlsOption,
 });
 
 /** The options of `new MeshClient(options)` (and of the sidecar's config file, which adds its own). */
@@ -89,6 +95,12 @@ export const optionsSchema = z.strictObject({
   random: z
     .custom<() => number>((v) => typeof v === 'function', { message: 'expected a function' })
     .optional(),
+  /**
+   * This workload's identity for mutual TLS: its certificate (a SPIFFE ID as URI SAN), key and
+   * trust bundle, as PEM text or files re-read when they change, or from Consul Connect's CA.
+   * @defaultValue none: mesh endpoints are dialed in plaintext
+   */
+  tls: tlsOption,
   /** Metrics and tracing. */
   telemetry: telemetryOption,
   /** Where the mesh logs (pino, console, any `Logger`); header values and tokens are redacted. @defaultValue none (silent) */

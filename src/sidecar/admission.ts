@@ -6,8 +6,7 @@
  * written, which a client sees as a reset it may retry at once; here it gets a 503 that says why
  * (`x-mesh-error: MESH_OVERLOADED`), then the connection is closed.
  */
-import type http from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { rawRefusal } from './refusal.js';
 
 /** What a refused connection is answered (it sent nothing yet, so any request on it is refused). */
@@ -28,7 +27,7 @@ export class Admission {
   }
 
   /** Count the server's connections, and refuse those past the cap. */
-  attach(server: http.Server): void {
+  attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
       if (this.#open.size >= this.#max) {
         this.#refusedCount++;

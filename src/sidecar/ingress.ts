@@ -42,6 +42,12 @@ export interface IngressContext {
   /** The mesh's redacting logger: the detail of failures the client is not told. */
   logger: Logger | undefined;
   now(): number;
+  /**
+   * A last look at a routed request and its forwarded headers (the inbound listener reads the
+   * caller's certificate here and sets the headers that carry its identity); a refusal is answered
+   * instead of forwarding.
+   */
+  inspect?(req: IncomingMessage, headers: Record<string, string | string[]>): Refusal | undefined;
 }
 
 // The deadline header is re-issued per attempt with the time this hop leaves.
@@ -102,6 +108,13 @@ export async function handleIngress(
 
   const method = req.method ?? 'GET';
   const headers = forwardHeaders(req, target);
+  const refused = ctx.inspect?.(req, headers);
+  if (refused) {
+    res.off('close', onClose);
+    ctx.stats.record(service, refused.status, ctx.now() - started, refused.code);
+    if (!refused.close) req.resume();
+    return answer(res, refused);
+  }
 
   let body: Buffer | IncomingMessage | null = null;
   const length = req.headers['content-length'];

@@ -3,24 +3,13 @@
  * the same schema (so the same error messages), plus where the sidecar listens and how it
  * buffers and drains.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { MeshError } from '../errors/mesh-error.js';
+import { checkMtls } from '../identity/open.js';
 import { type MeshClientOptions, optionsSchema, parseWith, type ResolvedOptions } from '../options/index.js';
+import { type Address, address, hostPort } from './address.js';
+import { type InboundPolicy, inboundOption } from './inbound/options.js';
 import { checkLimits, type IngressLimits, LIMIT_KEYS, limitsShape } from './limits.js';
-
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:15001')
-  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65_535, 'port out of range')
-  .refine(validHost, 'not an IP address: expected four numbers 0-255 (IPv4) or [IPv6]');
-
-/** A host that looks like an IP literal must be one (`256.1.1.1` would fail only at listen time). */
-function validHost(v: string): boolean {
-  const host = v.slice(0, v.lastIndexOf(':'));
-  if (host.startsWith('[')) return isIPv6(host.slice(1, -1));
-  return /^[\d.]+$/.test(host) ? isIPv4(host) : true;
-}
 
 /** The options only the sidecar process has. */
 const processFields = {
@@ -33,6 +22,12 @@ const processFields = {
   /** On SIGTERM, how long (ms) in-flight requests may take to finish. */
   drainTimeout: z.number().int().min(0).default(10_000),
   ...limitsShape,
+  /**
+   * A second listener, for traffic to the local app from other workloads: mutual TLS with the
+   * callers' identities, authorization, the app's own limits and deadline.
+   * @defaultValue none (outbound only)
+   */
+  inbound: inboundOption,
 };
 
 const processSchema = z.strictObject(processFields);
@@ -55,11 +50,7 @@ export type SidecarProcessOptions = z.input<typeof processSchema>;
  */
 export type SidecarConfigFile = z.input<typeof sidecarConfigSchema>;
 
-/** A parsed host:port. */
-export interface Address {
-  host: string;
-  port: number;
-}
+export type { Address } from './address.js';
 
 /** The sidecar's validated configuration: its listener's limits, and the rest. */
 export interface SidecarConfig extends IngressLimits {
@@ -71,6 +62,8 @@ export interface SidecarConfig extends IngressLimits {
   admin: Address;
   retryBufferBytes: number;
   drainTimeout: number;
+  /** The inbound listener, its `mtls` mode resolved. */
+  inbound: (InboundPolicy & { mtls: 'strict' | 'permissive' | 'off' }) | undefined;
 }
 
 /**
@@ -88,9 +81,11 @@ export function parseSidecarConfig(raw: unknown): SidecarConfig {
   const isProcessKey = (key: string) => Object.hasOwn(processFields, key);
   const mesh = Object.fromEntries(Object.entries(raw ?? {}).filter(([key]) => !isProcessKey(key)));
   const options = Object.fromEntries(Object.entries(parsed).filter(([key]) => !isProcessKey(key)));
+  checkMtls(options as ResolvedOptions);
   return {
     mesh: mesh as MeshClientOptions,
     options: options as ResolvedOptions,
+    inbound: parsed.inbound && resolveInbound(parsed.inbound, (options as ResolvedOptions).tls !== undefined),
     listen: address(parsed.listen),
     admin: address(parsed.admin),
     retryBufferBytes: parsed.retryBufferBytes,
@@ -99,7 +94,30 @@ export function parseSidecarConfig(raw: unknown): SidecarConfig {
   };
 }
 
-function address(hostPort: string): Address {
-  const at = hostPort.lastIndexOf(':');
-  return { host: hostPort.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(at + 1)) };
+/** The inbound block with its `mtls` mode resolved, and the combinations that could never work refused. */
+function resolveInbound(inbound: InboundPolicy, hasTls: boolean): SidecarConfig['inbound'] {
+  const mtls = inbound.mtls ?? (hasTls ? 'strict' : 'off');
+  if (mtls !== 'off' && !hasTls) {
+    throw new MeshError(
+      'MESH_BAD_OPTIONS',
+      `options.inbound.mtls: '${mtls}' needs options.tls (a certificate to present)`,
+    );
+  }
+  const authz = inbound.authorization;
+  if (mtls === 'off' && authz !== false) {
+    const index = authz.rules.findIndex((r) => r.from !== undefined);
+    if (index >= 0) {
+      throw new MeshError(
+        'MESH_BAD_OPTIONS',
+        `options.inbound.authorization.rules[${index}].from: the listener is plaintext (inbound.mtls 'off'), no caller has an identity`,
+      );
+    }
+    if (authz.consul) {
+      throw new MeshError(
+        'MESH_BAD_OPTIONS',
+        "options.inbound.authorization.consul: intentions judge callers by their certificates; the listener is plaintext (inbound.mtls 'off')",
+      );
+    }
+  }
+  return { ...inbound, mtls };
 }

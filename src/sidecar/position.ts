@@ -2,12 +2,18 @@
  * The sidecar's position: requests are proxied requests ({@link ProxyRequest}, lower-case
  * header names), replies stream back ({@link ProxyReply}), and the transport is one undici
  * agent shared by every service. A sidecar delivers directly: it hands nothing on.
+ *
+ * With `tls`, an attempt to an endpoint the service's `mtls` policy dials with mutual TLS goes
+ * through an undici agent of {@link MeshTls} instead (one per expected identity), with the same
+ * response buffering.
  */
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import type { Call, Handler } from '../core/call.js';
 import { FAULT_HEADER } from '../fault/fault.js';
+import { dialsMtls, type MeshTls } from '../identity/connect.js';
 import type { Position } from '../mesh/position.js';
+import type { ServicePolicy } from '../options/index.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
 import type { Admission } from './admission.js';
 import { bufferResponses } from './response-buffer.js';
@@ -44,13 +50,18 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
   readonly name = 'sidecar';
   readonly #agent = new Agent({ keepAliveTimeout: 30_000 });
   readonly #transport: Handler<ProxyRequest, ProxyReply>;
+  readonly #buffering: ResponseBuffering | undefined;
+  #tls: MeshTls | undefined;
 
   /** @param buffering - without it, every response streams (no buffer, no budget). */
   constructor(buffering?: ResponseBuffering) {
-    const direct = undiciTransport(this.#agent);
-    this.#transport = buffering?.admission
-      ? bufferResponses(direct, { maxBytes: buffering.responseBufferBytes, admission: buffering.admission })
-      : direct;
+    this.#buffering = buffering;
+    this.#transport = this.#buffered(undiciTransport(this.#agent));
+  }
+
+  /** Dial mesh endpoints with mutual TLS through `tls` (before the first request). */
+  useTls(tls: MeshTls): void {
+    this.#tls = tls;
   }
 
   header(call: Call<ProxyRequest>, name: string): string | undefined {
@@ -61,12 +72,32 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
     return proxyFaultReply(status);
   }
 
-  transport(): Handler<ProxyRequest, ProxyReply> {
-    return this.#transport;
+  transport(policy?: ServicePolicy): Handler<ProxyRequest, ProxyReply> {
+    const tls = this.#tls;
+    const mtls = policy?.mtls;
+    if (!tls || !mtls || mtls.mode === 'off') return this.#transport;
+    const plain = this.#transport;
+    const secure = new Map<string, Handler<ProxyRequest, ProxyReply>>();
+    return (call) => {
+      if (!dialsMtls(call.endpoint, mtls)) return plain(call);
+      let handler = secure.get(call.service);
+      if (!handler) {
+        handler = this.#buffered(undiciTransport(tls.dispatcher(call.service, mtls)));
+        secure.set(call.service, handler);
+      }
+      return handler(call);
+    };
   }
 
   async close(): Promise<void> {
     // Idempotent: a second close() (a test's and its cleanup's) finds the agent closed already.
     if (!this.#agent.closed && !this.#agent.destroyed) await this.#agent.close();
+  }
+
+  #buffered(direct: Handler<ProxyRequest, ProxyReply>): Handler<ProxyRequest, ProxyReply> {
+    const b = this.#buffering;
+    return b?.admission
+      ? bufferResponses(direct, { maxBytes: b.responseBufferBytes, admission: b.admission })
+      : direct;
   }
 }

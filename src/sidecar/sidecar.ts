@@ -5,14 +5,21 @@
  * between the two positions keeps its policy. Upgrade requests (WebSocket) run the same pipeline
  * over a transport that hands back the upgraded socket.
  *
- * Lifecycle: `start()` listens on the proxy and admin addresses; `drain()` (SIGTERM) stops
- * accepting, waits for in-flight requests up to `drainTimeout`, then closes everything.
+ * With `tls`, the sidecar has an identity: it dials mesh endpoints with mutual TLS (the
+ * service's `mtls` policy) and, with `inbound`, it also listens for other workloads' traffic to
+ * the local app (`inbound/`), verifying their certificates and authorizing them.
+ *
+ * Lifecycle: `start()` listens on the proxy, admin (and inbound) addresses; `drain()` (SIGTERM)
+ * stops accepting, waits for in-flight requests up to `drainTimeout`, then closes everything.
  */
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Handler } from '../core/call.js';
+import { dialsMtls, MeshTls } from '../identity/connect.js';
+import { openIdentity } from '../identity/open.js';
+import type { IdentitySource } from '../identity/source.js';
 import { explain } from '../mesh/explain.js';
 import { Mesh } from '../mesh/mesh.js';
 import type { ConfigureOptions } from '../options/index.js';
@@ -20,6 +27,7 @@ import { redactUrl } from '../telemetry/logger.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
 import { ProxyFront } from './front.js';
+import { Inbound, type InboundReport } from './inbound/inbound.js';
 import { handleIngress } from './ingress.js';
 import { serverOptions } from './limits.js';
 import { parseSidecarConfig, type SidecarConfig } from './options.js';
@@ -39,6 +47,15 @@ export interface SidecarStatsReport {
   /** Requests refused before routing (unknown service, malformed, CONNECT), by code. */
   refused: Record<string, number>;
   services: Record<string, unknown>;
+  /** This workload's identity and its mutual-TLS handshakes, with `tls`. */
+  tls?: {
+    identity: string | undefined;
+    notAfter: string | undefined;
+    source: string;
+    handshakes: { full: number; resumed: number; refused: number };
+  };
+  /** The inbound listener, with `inbound`. */
+  inbound?: InboundReport;
 }
 
 export class Sidecar {
@@ -49,7 +66,11 @@ export class Sidecar {
   readonly registry: Registry;
   /** @internal What `/stats` reports, per service. */
   readonly stats = new SidecarStats();
-  readonly #upgradeTransport = upgradeTransport();
+  /** @internal The inbound side, with `inbound` in the config. */
+  readonly inbound: Inbound | undefined;
+  readonly #upgradeTransport: ReturnType<typeof upgradeTransport>;
+  readonly #identity: IdentitySource | undefined;
+  readonly #tls: MeshTls | undefined;
   readonly #front: ProxyFront;
   readonly #proxy: http.Server;
   readonly #admin: http.Server;
@@ -67,6 +88,39 @@ export class Sidecar {
       admission: this.#front.admission,
     });
     this.mesh = new Mesh(this.config.mesh, position, { registry: this.registry });
+    const { tls } = this.config.options;
+    const discovery = this.config.options.discovery;
+    const consul = 'consul' in discovery ? discovery.consul : undefined;
+    try {
+      if (tls) {
+        this.#identity = openIdentity(tls, {
+          clock: this.mesh.clock,
+          random: this.mesh.random,
+          events: this.mesh.events,
+          defaultConnection: consul,
+        });
+        this.#tls = new MeshTls(this.#identity, { clock: this.mesh.clock, ...tls });
+        position.useTls(this.#tls);
+      }
+      this.inbound = this.config.inbound
+        ? new Inbound(this.config, {
+            registry: this.registry,
+            identity: this.#identity,
+            defaultConnection: consul,
+          })
+        : undefined;
+    } catch (error) {
+      // Nobody gets a handle to close: release what was opened.
+      void this.#identity?.close();
+      void this.mesh.close();
+      throw error;
+    }
+    this.#logIdentity();
+    const meshTls = this.#tls;
+    this.#upgradeTransport = upgradeTransport((call) => {
+      const mtls = this.mesh.policy(call.service).mtls;
+      return meshTls && dialsMtls(call.endpoint, mtls) ? meshTls.httpAgent(call.service, mtls) : undefined;
+    });
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -114,7 +168,10 @@ export class Sidecar {
     return `http://${a.address}:${a.port}`;
   }
 
-  /** Listen on both addresses; a failure names the option (`options.listen` or `options.admin`) and closes both. */
+  /**
+   * Listen on every address; a failure names the option (`options.listen`, `options.admin`,
+   * `options.inbound.listen`) and closes everything.
+   */
   async start(): Promise<this> {
     const listen = async (server: http.Server, name: 'listen' | 'admin') => {
       const { host, port } = this.config[name];
@@ -125,7 +182,11 @@ export class Sidecar {
         throw new Error(`options.${name} (${host}:${port}): ${(err as Error).message}`, { cause: err });
       }
     };
-    const results = await Promise.allSettled([listen(this.#proxy, 'listen'), listen(this.#admin, 'admin')]);
+    const results = await Promise.allSettled([
+      listen(this.#proxy, 'listen'),
+      listen(this.#admin, 'admin'),
+      ...(this.inbound ? [this.inbound.start()] : []),
+    ]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
       await this.close();
@@ -153,7 +214,7 @@ export class Sidecar {
         clearTimeout(timer);
       }
       this.#proxy.closeAllConnections();
-      await closed;
+      await Promise.all([closed, this.inbound?.drain(this.config.drainTimeout)]);
     }
     await this.close();
   }
@@ -168,6 +229,9 @@ export class Sidecar {
       new Promise((resolve) => (this.#proxy.listening ? this.#proxy.close(resolve) : resolve(undefined))),
       new Promise((resolve) => (this.#admin.listening ? this.#admin.close(resolve) : resolve(undefined))),
       this.mesh.close(),
+      this.inbound?.close(),
+      this.#tls?.close(),
+      this.#identity?.close(),
     ]);
   }
 
@@ -206,7 +270,40 @@ export class Sidecar {
       bufferedBytes: admission.buffered,
       refused: this.stats.refused(),
       services,
+      ...(this.#tls ? { tls: this.#tlsReport(this.#tls) } : {}),
+      ...(this.inbound ? { inbound: this.inbound.report() } : {}),
     };
+  }
+
+  /** The inbound listener's address (after `start()`), `https://` when it speaks mutual TLS. */
+  get inboundAddress(): string | undefined {
+    return this.inbound?.address;
+  }
+
+  #tlsReport(tls: MeshTls): NonNullable<SidecarStatsReport['tls']> {
+    const material = tls.source.current();
+    return {
+      identity: material?.identity.id,
+      notAfter: material?.facts.notAfter.toISOString(),
+      source: tls.source.kind,
+      handshakes: tls.handshakes,
+    };
+  }
+
+  /** Rotations, refused material and denials, in the sidecar's log. */
+  #logIdentity(): void {
+    const logger = this.mesh.telemetry.logger;
+    if (!logger) return;
+    this.mesh.events.on('tls-rotated', (e) =>
+      logger.info({ ...e, notAfter: e.notAfter.toISOString() }, 'tls material in force'),
+    );
+    this.mesh.events.on('tls-error', (e) =>
+      logger.warn(
+        { source: e.source, error: e.error.message },
+        'tls material refused; the last good one stays',
+      ),
+    );
+    this.inbound?.mesh.events.on('authz-denied', (e) => logger.info({ ...e }, 'request denied'));
   }
 
   /** Services the sidecar forwards to: those discovery lists, and those named under `services`. */

@@ -48,8 +48,13 @@ export interface UpgradeContext extends IngressContext {
   tunnels: Set<Duplex>;
 }
 
-/** The transport of upgrade requests: one fresh connection per handshake (it leaves any pool once switched). */
-export function upgradeTransport(): Handler<ProxyRequest, UpgradeReply> {
+/**
+ * The transport of upgrade requests: one fresh connection per handshake (it leaves any pool once
+ * switched), or a connection of the agent `agentFor` gives (mutual TLS to a mesh endpoint).
+ */
+export function upgradeTransport(
+  agentFor: (call: Call<ProxyRequest>) => http.Agent | undefined = () => undefined,
+): Handler<ProxyRequest, UpgradeReply> {
   return (call: Call<ProxyRequest>) =>
     new Promise<UpgradeReply>((resolve, reject) => {
       const url = new URL(call.endpoint!.url + call.request.path);
@@ -60,7 +65,7 @@ export function upgradeTransport(): Handler<ProxyRequest, UpgradeReply> {
         path: url.pathname + url.search,
         method: call.request.method,
         headers: call.headers ? { ...call.request.headers, ...call.headers } : call.request.headers,
-        agent: false,
+        agent: agentFor(call) ?? false,
       });
       const onAbort = () => req.destroy(call.signal.reason as Error);
       call.signal.addEventListener('abort', onAbort);
@@ -126,6 +131,11 @@ export async function handleUpgrade(
   }
 
   const headers = forwardHeaders(req, target);
+  const refused = ctx.inspect?.(req, headers);
+  if (refused) {
+    ctx.stats.record(service, refused.status, ctx.now() - started, refused.code);
+    return refuse(socket, refused);
+  }
   headers.connection = 'upgrade';
   headers.upgrade = req.headers.upgrade ?? '';
   const disconnected = new AttemptSignal();

@@ -7,6 +7,7 @@
  * someone listens (see {@link MeshEmitter.wants}).
  */
 import { EventEmitter } from 'eventemitter3';
+import type { AuthzDeniedEvent, AuthzEvents } from '../authz/stage.js';
 import type { AttemptEvent, BalanceEvents } from '../balance/filter.js';
 import type { BreakerEvents, CircuitEvent, CircuitOpenEvent } from '../breaker/group.js';
 import type {
@@ -18,6 +19,7 @@ import type { EventSink } from '../core/events.js';
 import type { FaultEvent, FaultEvents } from '../fault/fault.js';
 import type { HandoffEvents, SidecarFallbackEvent } from '../handoff/handoff.js';
 import type { HedgeEvent, HedgeEvents } from '../hedge/hedge.js';
+import type { IdentityEvents, TlsErrorEvent, TlsRotatedEvent } from '../identity/source.js';
 import type { DiscoveryErrorEvent, EndpointsEvent, ServiceEvents } from '../mesh/events.js';
 import type { EjectedEvent, OutlierEvents, UnejectedEvent } from '../outlier/detector.js';
 import type { BudgetExhaustedEvent, RetryEvent, RetryEvents } from '../retry/filter.js';
@@ -25,6 +27,7 @@ import type { RouteEvents, RouteFallbackEvent } from '../route/rules.js';
 
 export type {
   AttemptEvent,
+  AuthzDeniedEvent,
   BudgetExhaustedEvent,
   CircuitEvent,
   CircuitOpenEvent,
@@ -39,6 +42,8 @@ export type {
   RetryEvent,
   RouteFallbackEvent,
   SidecarFallbackEvent,
+  TlsErrorEvent,
+  TlsRotatedEvent,
   UnejectedEvent,
 };
 
@@ -63,7 +68,9 @@ export interface MeshEventPayloads
     FaultEvents,
     HedgeEvents,
     HandoffEvents,
-    ControlEvents {}
+    ControlEvents,
+    IdentityEvents,
+    AuthzEvents {}
 
 /** Every event a {@link MeshClient} emits, as the listener `on(event, listener)` takes. */
 export type MeshEvents = { [K in keyof MeshEventPayloads]: (event: MeshEventPayloads[K]) => void };

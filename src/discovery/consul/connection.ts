@@ -217,6 +217,13 @@ export function positive(value: number | undefined, fallback: number, name: stri
 /** Largest agent answer {@link agentRequest} reads, in bytes: agent answers here are small. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
+/** @internal An agent's answer: its status, headers (`x-consul-index` for blocking queries) and JSON body. */
+export interface AgentAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
 /**
  * @internal One JSON call to the agent on the session's pool, for what the `consul` package cannot
  * send (it drops `Weights` from registrations) or reports poorly (it keeps an error text only when
@@ -225,11 +232,26 @@ const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
  */
 export function agentRequest(
   session: ConsulSession,
-  method: 'GET' | 'PUT',
+  method: 'GET' | 'PUT' | 'POST',
   path: string,
   body: unknown,
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
+  return agentAnswer(session, method, path, body, signal).then((answer) => answer.body);
+}
+
+/**
+ * @internal {@link agentRequest} with the answer's headers, and a time limit of its own (a blocking
+ * query waits longer than `requestTimeout`).
+ */
+export function agentAnswer(
+  session: ConsulSession,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body: unknown,
+  signal: AbortSignal | undefined,
+  timeout = session.requestTimeout,
+): Promise<AgentAnswer> {
   const { host, port, secure, token } = session.connection;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const request = secure ? httpsRequest : httpRequest;
@@ -241,7 +263,7 @@ export function agentRequest(
       method,
       path,
       agent: session.agent,
-      timeout: session.requestTimeout,
+      timeout,
       signal,
       headers: {
         accept: 'application/json',
@@ -251,7 +273,7 @@ export function agentRequest(
     });
     req.on('timeout', () =>
       req.destroy(
-        Object.assign(new Error(`request timed out after ${session.requestTimeout} ms`), {
+        Object.assign(new Error(`request timed out after ${timeout} ms`), {
           code: 'ETIMEDOUT',
         }),
       ),
@@ -275,7 +297,7 @@ export function agentRequest(
           return reject(sanitizeConsulError(Object.assign(failure, { statusCode: status }), token));
         }
         try {
-          resolve(text === '' ? undefined : JSON.parse(text));
+          resolve({ status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) });
         } catch {
           reject(new Error(`${method} ${path.split('?')[0]}: the agent's answer is not JSON`));
         }
