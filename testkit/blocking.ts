@@ -6,6 +6,7 @@
  * (https://developer.hashicorp.com/consul/api-docs/features/blocking).
  */
 import type { ServerResponse } from 'node:http';
+import { parseGoDuration } from './consul-catalog.js';
 
 /** The blocking queries waiting on one emulator. */
 export class Waiters {
@@ -56,4 +57,34 @@ export function blockUntil(
     waiters.add(check);
     res.on('close', done);
   });
+}
+
+/**
+ * A blocking query's `index` and `wait` (default 5m, capped at 10m, plus up to wait/16 of jitter),
+ * read as Consul does: answers 400 `Invalid wait time` / `Invalid index` itself and resolves
+ * `undefined` then; else waits while the watched index is not past the one the client knows, and
+ * resolves with the index to answer with.
+ */
+export async function awaitIndex(
+  q: URLSearchParams,
+  res: ServerResponse,
+  reply: (status: number, payload?: unknown) => void,
+  waiters: Waiters,
+  index: () => number,
+): Promise<number | undefined> {
+  const wait = Math.min(parseGoDuration(q.get('wait') ?? '5m') ?? Number.NaN, 600_000);
+  if (Number.isNaN(wait)) {
+    reply(400, 'Invalid wait time');
+    return undefined;
+  }
+  const raw = q.get('index') ?? '0';
+  if (!/^\d+$/.test(raw)) {
+    reply(400, 'Invalid index');
+    return undefined;
+  }
+  const known = Number(raw);
+  if (known > 0 && index() <= known) {
+    await blockUntil(res, waiters, () => index() > known, wait + Math.random() * (wait / 16));
+  }
+  return index();
 }

@@ -28,6 +28,8 @@ export interface ServiceRecord {
   Port: number;
   Weights: { Passing: number; Warning: number };
   EnableTagOverride: boolean;
+  /** Connect-native (`Connect: { Native: true }` in the registration). */
+  ConnectNative?: boolean;
   CreateIndex: number;
   ModifyIndex: number;
 }
@@ -186,6 +188,7 @@ export function parseRegistration(body: string): Parsed {
       Port: typeof def.Port === 'number' ? def.Port : 0,
       Weights: weights,
       EnableTagOverride: def.EnableTagOverride === true,
+      ...((def.Connect as { Native?: unknown } | undefined)?.Native === true && { ConnectNative: true }),
     },
     checks,
   };
@@ -252,6 +255,7 @@ export function catalogService(s: ServiceRecord, datacenter: string) {
     Port: s.Port,
     Weights: { ...s.Weights },
     EnableTagOverride: s.EnableTagOverride,
+    ...(s.ConnectNative && { Connect: { Native: true } }),
     Datacenter: datacenter,
     CreateIndex: s.CreateIndex,
     ModifyIndex: s.ModifyIndex,
@@ -270,6 +274,7 @@ export function agentService(s: ServiceRecord, datacenter: string) {
     ...(s.TaggedAddresses && { TaggedAddresses: s.TaggedAddresses }),
     Weights: { ...s.Weights },
     EnableTagOverride: s.EnableTagOverride,
+    ...(s.ConnectNative && { Connect: { Native: true } }),
     Datacenter: datacenter,
   };
 }

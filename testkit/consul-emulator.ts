@@ -17,6 +17,8 @@
  *   TTL expiry turns a check critical; HTTP checks run every Interval (at least 1 s, as Consul
  *   clamps); `DeregisterCriticalServiceAfter` is enforced by a reaper (every 30 s, minimum 1 min);
  * - `GET|PUT|DELETE /v1/kv/:key` with Consul's KV index rules (consul-kv.ts);
+ * - Connect (consul-connect.ts): the CA roots and leaf certificates (`/v1/agent/connect/ca/*`,
+ *   blocking), `/v1/agent/connect/authorize` and exact intentions;
  * - ACLs (consul-acl.ts): 403 `ACL not found` for unknown tokens, reads filtered to 200 with
  *   `X-Consul-Results-Filtered-By-ACLs`, Consul's long `Permission denied: …` texts for writes;
  * - `http_max_conns_per_client` (Consul's default: 200 per client IP): a connection past the limit
@@ -27,12 +29,14 @@
  * {@link ConsulEmulator.restore} (a snapshot restore: indexes go down, blocking queries wake), the
  * {@link ConsulEmulator.requests} log, open {@link ConsulEmulator.connections} and their peak.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Waiters } from './blocking.js';
 import { type AclRules, Caller, MANAGEMENT } from './consul-acl.js';
 import { AgentCatalog } from './consul-agent.js';
 import type { CheckStatus } from './consul-catalog.js';
+import { ConnectCa } from './consul-connect.js';
 import { KvStore } from './consul-kv.js';
 
 export type { AclRules } from './consul-acl.js';
@@ -66,6 +70,12 @@ export interface ConsulEmulatorOptions {
   maxConnsPerClient?: number;
   /** Smallest HTTP check interval, in ms. @defaultValue `1000` (Consul's) */
   minCheckInterval?: number;
+  /** Connect's trust domain. @defaultValue a new `<uuid>.consul` */
+  trustDomain?: string;
+  /** Lifetime of a Connect leaf certificate, in ms. @defaultValue 72 hours (Consul's `LeafCertTTL`) */
+  leafTtl?: number;
+  /** What authorize answers when no intention matches and ACLs are on. @defaultValue `'deny'` */
+  intentionDefault?: 'allow' | 'deny';
   /** How often critical services are reaped, in ms. @defaultValue `30000` (Consul's) */
   reapInterval?: number;
   /** Smallest DeregisterCriticalServiceAfter, in ms. @defaultValue `60000` (Consul's) */
@@ -93,12 +103,23 @@ export class ConsulEmulator {
   #refused = 0;
   /** The KV store (`/v1/kv/`); tests put and delete keys through it. */
   readonly kv: KvStore;
+  /** Connect's CA and intentions; tests rotate roots, renew leaves and set intentions through it. */
+  readonly connect: ConnectCa;
   readonly #agent: AgentCatalog;
 
   private constructor(options: ConsulEmulatorOptions) {
     this.#opts = { ...options, node: options.node ?? 'emulator', datacenter: options.datacenter ?? 'dc1' };
     const next = () => ++this.#index;
     this.kv = new KvStore(next, this.#waiters);
+    this.connect = new ConnectCa({
+      datacenter: this.#opts.datacenter,
+      trustDomain: options.trustDomain ?? `${randomUUID()}.consul`,
+      leafTtl: options.leafTtl ?? 72 * 3_600_000,
+      intentionDefault: options.intentionDefault ?? 'deny',
+      aclsOn: () => this.#opts.token !== undefined || this.#opts.tokens !== undefined,
+      nextIndex: next,
+      waiters: this.#waiters,
+    });
     this.#agent = new AgentCatalog({
       node: this.#opts.node,
       datacenter: this.#opts.datacenter,
@@ -297,6 +318,9 @@ export class ConsulEmulator {
         reply,
         allowed,
       );
+    }
+    if (path.startsWith('/v1/agent/connect/') || path.startsWith('/v1/connect/')) {
+      if (await this.connect.handle(method, path, url.searchParams, body, caller, res, reply)) return;
     }
     return this.#agent.handle(method, path, url.searchParams, body, caller, res, reply);
   }

@@ -29,6 +29,11 @@ const STATUS_OF: Partial<Record<MeshErrorCode, number>> = {
   MESH_RATE_LIMITED: 429,
   MESH_BULKHEAD_FULL: 503,
   MESH_TIMEOUT: 504,
+  MESH_FORBIDDEN: 403,
+  MESH_TLS_REQUIRED: 426,
+  // The upstream's certificate was refused: a gateway's failure to reach a trustworthy upstream.
+  MESH_PEER_UNTRUSTED: 502,
+  MESH_PEER_IDENTITY: 502,
 };
 
 /** What the client reads for a failure the pipeline reported, by code. */
@@ -43,6 +48,12 @@ const PUBLIC_MESSAGE: Partial<Record<string, string>> = {
   MESH_DISCOVERY_UNAVAILABLE: 'the registry could not list the endpoints of the service',
   MESH_CLOSED: 'the sidecar is shutting down',
   MESH_OVERLOADED: 'the sidecar is over a limit: try again later',
+  MESH_PEER_UNTRUSTED: "the endpoint's certificate does not verify against the mesh's trust bundle",
+  MESH_PEER_IDENTITY: 'the endpoint presented another identity than the service may have',
+  MESH_TLS_UNAVAILABLE: 'the sidecar has no certificate to present yet',
+  MESH_TLS_REQUIRED: 'this listener accepts mutual TLS only',
+  MESH_FORBIDDEN: 'the caller may not call this service',
+  MESH_AUTHZ_UNAVAILABLE: 'authorization could not be decided: try again later',
 };
 
 /** The refusal for an error the pipeline rejected with: a mesh code maps to its status, a transport failure to 502. */

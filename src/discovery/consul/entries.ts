@@ -36,6 +36,8 @@ export interface HealthEntry {
     Meta?: unknown;
     Weights?: { Passing?: unknown; Warning?: unknown };
     TaggedAddresses?: Record<string, ServiceAddress | undefined>;
+    /** `{ Native: true }` for a Connect-native instance: its port speaks Connect's mutual TLS. */
+    Connect?: { Native?: unknown };
   };
   Checks?: HealthCheck[];
 }
@@ -80,6 +82,8 @@ export function toEndpoints(entries: readonly HealthEntry[], rules: EntryRules):
     // Agents before 1.9 honour only the first `tag` parameter.
     if (!rules.tags.every((t) => tags.includes(t))) continue;
     const meta = stringRecord(service.Meta);
+    // A Connect-native instance is in the mesh: the same mark as endpoint meta `tls-mode: mtls`.
+    if (service.Connect?.Native === true && meta['tls-mode'] === undefined) meta['tls-mode'] = 'mtls';
     const weights = service.Weights ?? {};
     const weight = statuses.includes('warning') ? weights.Warning : weights.Passing;
     const resolved = typeof weight === 'number' ? weight : 1;
