@@ -1,5 +1,6 @@
 /** The events of a service's endpoint set: what discovery changed, and what it could not refresh. */
 import type { EndpointSnapshot } from '../core/endpoint.js';
+import type { MeshError } from '../errors/mesh-error.js';
 
 /** The endpoint set of a service changed. */
 export interface EndpointsEvent {
@@ -12,11 +13,21 @@ export interface EndpointsEvent {
   removed: string[];
 }
 
-/** Discovery could not refresh a service; the last known endpoints stay in force. */
+/**
+ * Discovery could not refresh a service, or a self-registration failed; the last known endpoints
+ * (and the registration) stay in force and the source keeps trying.
+ */
 export interface DiscoveryErrorEvent {
+  /** The service watched, or the registered service's name. */
   service: string;
-  /** What went wrong; a `MeshError` (`code` `MESH_DISCOVERY_UNAVAILABLE`) or the source's own error. */
-  error: Error & { code?: string };
+  /**
+   * What went wrong. From the built-in sources and `register()` it is always a {@link MeshError}:
+   * `MESH_DISCOVERY_UNAVAILABLE` (a failed read or watch, the source's error as `cause`; ACL
+   * filtering), or `MESH_BAD_OPTIONS` (an agent refused a registration, saying why). A
+   * `Discovery` object of your own reports what it hands to `onError`: narrow with
+   * `isMeshError(e.error)` before relying on `e.error.code` being a `MeshErrorCode`.
+   */
+  error: MeshError | (Error & { code?: string });
 }
 
 /** The events of a service's endpoint set. */
