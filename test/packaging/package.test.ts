@@ -63,7 +63,7 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  for (const p of started) p.kill();
   upstream?.close();
   await consul?.close();
   cleanup(work);

@@ -134,6 +134,8 @@ export function cleanup(dir: string): void {
 /** A started process whose JSON log lines are read as they come. */
 export interface LoggingProcess {
   child: ChildProcess;
+  /** Kill the wrapper and the process that logged (its `pid`), should a test fail half-way. */
+  kill(): void;
   /** Resolves with the first line whose `msg` is `msg` (seen already, or to come). */
   line(msg: string): Promise<Record<string, unknown>>;
   /** Every line so far. */
@@ -178,6 +180,12 @@ export function startLogging(
   const closed = new Promise<void>((resolve) => child.stdout!.on('close', () => resolve()));
   return {
     child,
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      for (const pid of new Set(lines.map((l) => l.pid))) {
+        if (typeof pid === 'number' && alive(pid)) process.kill(pid, 'SIGKILL');
+      }
+    },
     lines,
     closed,
     stderr: () => err,
