@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const msOrOff = z.union([z.literal(false), z.number().positive().finite()]);
 
-const timeoutSchema = z.strictObject({
+const timeoutFields = z.strictObject({
   /** Deadline (ms) over all attempts and backoffs; `false` for none. A request's axios `timeout` overrides it. */
   total: msOrOff.default(15_000),
   /** Timeout (ms) of one attempt; `false` for none. */
@@ -15,6 +15,28 @@ const timeoutSchema = z.strictObject({
    * own deadline.
    */
   propagate: z.boolean().default(true),
+});
+
+/** Warnings already given: the same policy is validated again per service and per `configure()`. */
+const warned = new Set<string>();
+
+/**
+ * A per-try timeout longer than the total deadline can never fire: every attempt ends at the
+ * deadline first, so a hung first attempt spends the whole budget and leaves none for a retry.
+ * This is a warning (`process.emitWarning`, type `MeshOptionsWarning`), not a refusal, because
+ * layering makes it legitimate: a service that sets only `timeout.total: 100` inherits the
+ * global (or default) `perTry`, and its requests still end at 100 ms, as asked.
+ */
+const timeoutSchema = timeoutFields.check((ctx) => {
+  const { total, perTry } = ctx.value;
+  if (total === false || perTry === false || perTry <= total) return;
+  const message =
+    `timeout.perTry (${perTry} ms) is longer than timeout.total (${total} ms), so it never applies: ` +
+    'each attempt ends at the deadline and a hung attempt leaves no time to retry; ' +
+    `set timeout.perTry below ${total}, or to false`;
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message, { type: 'MeshOptionsWarning', code: 'MESH_TIMEOUT_PER_TRY_OVER_TOTAL' });
 });
 
 /** The `timeout` option. */
