@@ -15,9 +15,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'mesh-api-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-it('typedoc builds the reference without a warning, with the guides as pages', { timeout: 120_000 }, async () => {
+it('typedoc builds the reference without a warning, with the guides as pages', {
+  timeout: 120_000,
+}, async () => {
   const typedoc = join(ROOT, 'node_modules', '.bin', 'typedoc');
   const { stdout } = await promisify(execFile)(typedoc, ['--out', out], { cwd: ROOT });
   expect(stdout).not.toContain('[warning]');
-  expect(readdirSync(join(out, 'documents'))).toEqual(expect.arrayContaining(['architecture.html', 'sidecar.html']));
+  expect(readdirSync(join(out, 'documents'))).toEqual(
+    expect.arrayContaining(['architecture.html', 'sidecar.html']),
+  );
 });
