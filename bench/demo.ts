@@ -10,7 +10,8 @@
  * own services instead (see docs/compare.md).
  */
 import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { capabilities, commandLine, fail, machineFacts, parseCommon } from './harness/cli.js';
 import { type ApproachResult, runApproach } from './harness/orchestrate.js';
 import { releaseUsage } from './harness/processes.js';
@@ -18,6 +19,7 @@ import { Progress } from './harness/progress.js';
 import { APPROACH_LABELS, type ApproachKind } from './harness/protocol.js';
 import { renderReport } from './report/html.js';
 import { renderComparison } from './report/table.js';
+import { verdict } from './report/verdict.js';
 import { loadConfig, resolveUrls, type ServicesConfig } from './scenarios/config.js';
 import { DEFAULT_MIX, DEMO_SCENARIO, demoPolicy, type Policy, SERVICE } from './scenarios/scenarios.js';
 
@@ -125,6 +127,8 @@ releaseUsage();
 if (results.length === 0) fail('no approach produced a result');
 progress.heading('Side by side');
 process.stdout.write(`${renderComparison(results)}\n`);
+progress.heading('Verdict');
+process.stdout.write(`${verdict(results).join('\n')}\n`);
 
 const command = commandLine('demo', argv);
 const facts: Array<[string, string]> = [
@@ -140,6 +144,7 @@ const html = renderReport(results, {
   subtitle: config ? `Your services (${service})` : DEMO_SCENARIO.title,
   command,
   facts,
+  guide: relative(resolve(args.out), fileURLToPath(new URL('../docs/compare.md', import.meta.url))),
   notes: [
     ...notes,
     'Approaches ran one after another (never concurrently), each with a fresh fleet and a fresh client process.',

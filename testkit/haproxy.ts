@@ -23,7 +23,7 @@ export function haproxyInstalled(): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
@@ -122,29 +122,7 @@ export class HAProxy {
     const port = await freePort();
     const { stats, ...policy } = options;
     const statsPort = stats ? await freePort() : undefined;
-    const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
-    const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, haproxyConfig(port, services, { ...policy, statsPort }));
-    const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    // HAProxy says nothing when it is ready: wait until its port accepts, or it exits.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const child = await spawnHAProxy(haproxyConfig(port, services, { ...policy, statsPort }), port);
     return new HAProxy(
       `http://127.0.0.1:${port}`,
       child,
@@ -174,5 +152,38 @@ export class HAProxy {
     if (this.child.exitCode !== null) return;
     this.child.kill('SIGTERM');
     await once(this.child, 'exit');
+  }
+}
+
+/**
+ * Run HAProxy on `config` (the text of a haproxy.cfg) and resolve once `port` accepts
+ * connections: HAProxy says nothing when it is ready. Rejects, with HAProxy's own words, when it
+ * exits first or does not listen within 10 s.
+ */
+export async function spawnHAProxy(config: string, port: number): Promise<ChildProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return child;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not listen: ${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

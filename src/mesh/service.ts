@@ -22,7 +22,7 @@ import type { Clock } from '../core/clock.js';
 import type { Endpoint, EndpointSnapshot } from '../core/endpoint.js';
 import { EndpointPool } from '../core/pool.js';
 import type { Discovery, Subscription } from '../discovery/discovery.js';
-import { MeshError } from '../errors/mesh-error.js';
+import { isMeshError, MeshError } from '../errors/mesh-error.js';
 import { LatencyWindow } from '../hedge/latency.js';
 import { Bulkhead } from '../limit/concurrency.js';
 import { TokenBucket } from '../limit/rate.js';
@@ -195,7 +195,7 @@ export class ServiceState {
           });
         }
       },
-      (error) => this.events.emit('discovery-error', { service, error }),
+      (error) => this.events.emit('discovery-error', { service, error: asDiscoveryError(error, service) }),
     );
     if (!this.#seen) {
       this.#pending = this.#subscription.ready.then(
@@ -284,4 +284,17 @@ export class ServiceState {
       failures: ep.failures,
     };
   }
+}
+
+/**
+ * The built-in sources report {@link MeshError}s already; a `Discovery` of the user's own may hand
+ * `onError` anything, so listeners get one type: its error becomes the `cause` of a
+ * `MESH_DISCOVERY_UNAVAILABLE`.
+ */
+function asDiscoveryError(error: Error, service: string): MeshError {
+  if (isMeshError(error)) return error;
+  return new MeshError('MESH_DISCOVERY_UNAVAILABLE', `discovery of "${service}" failed: ${error.message}`, {
+    service,
+    cause: error,
+  });
 }

@@ -20,13 +20,15 @@
  * Several meshes on one registry (and prefix) share one set of metrics and add to the same series;
  * prom-client would otherwise refuse the second registration of each name.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { Endpoint, EndpointState } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
 import { errorCode } from '../errors/classify.js';
 import { MeshError } from '../errors/mesh-error.js';
+import { requirePeer } from '../errors/peer.js';
 import type { MeshEmitter } from './events.js';
 import { codeLabel, METHODS, methodIndex, STATUS_CLASSES, statusClassIndex } from './labels.js';
 import { redactUrl } from './logger.js';
@@ -90,6 +92,11 @@ export class MeshMetrics {
   readonly #services = new Map<string, ServiceSeries>();
 
   constructor(registry: Registry, prefix: string, buckets: number[]) {
+    // Loaded here, not at module load: the library must load without prom-client.
+    const { Counter, Gauge, Histogram } = requirePeer<typeof PromClient>(
+      'prom-client',
+      'options.telemetry.metrics.registry',
+    );
     const registers = [registry];
     const sources = this.#sources;
     const runtimes = function* () {

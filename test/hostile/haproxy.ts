@@ -3,12 +3,9 @@
  * the hostile-input suite: routing by `Host`, `timeout http-request` as the sidecar's
  * `headersTimeout`, the client's keep-alive timeout as its `keepAliveTimeout`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnHAProxy } from '../../testkit/haproxy.js';
 import { freePort } from './wire.js';
 
 export class HostileHAProxy {
@@ -43,28 +40,7 @@ export class HostileHAProxy {
         `  server s0 ${new URL(url).host}`,
       ]),
     ];
-    const dir = mkdtempSync(join(tmpdir(), 'mesh-hostile-haproxy-'));
-    const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    // HAProxy prints nothing when ready: poll its port until it accepts, or it exits.
-    for (let tries = 0; ; tries++) {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (ok) break;
-      if (tries > 500) throw new Error(`haproxy did not listen: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const child = await spawnHAProxy(`${lines.join('\n')}\n`, port);
     return new HostileHAProxy(port, child);
   }
 

@@ -172,11 +172,4 @@ export class RecordingUpstream {
   }
 }
 
-/** A free loopback port (for a process that must be told its port). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../testkit/haproxy.js';
