@@ -10,12 +10,14 @@
  * rest count as `_other` (a request without a certificate, in permissive mode, is `_none`).
  */
 import { trace } from '@opentelemetry/api';
-import { Counter, type Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { EventSink } from '../core/events.js';
 import type { ConsulConnectionOptions } from '../discovery/consul/connection.js';
 import { MeshError } from '../errors/mesh-error.js';
+import { requirePeer } from '../errors/peer.js';
 import { Intentions } from './intentions.js';
 import type { AuthorizationPolicy } from './options.js';
 import { type Caller, normalPath, Rules } from './rules.js';
@@ -94,7 +96,9 @@ export class CallerMetrics {
     if (!byPrefix) shared.set(registry, (byPrefix = new Map()));
     let counter = byPrefix.get(prefix);
     if (!counter) {
-      counter = new Counter({
+      // An optional peer, loaded only when metrics are on.
+      const prom = requirePeer<typeof PromClient>('prom-client', 'options.telemetry.metrics');
+      counter = new prom.Counter({
         name: `${prefix}authz_requests_total`,
         help: 'Requests the inbound listener received, by caller identity (SPIFFE ID; _none without a certificate) and decision.',
         labelNames: ['service', 'caller', 'decision'],

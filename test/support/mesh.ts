@@ -70,6 +70,7 @@ export function tlsRequest(
   client: { cert: string; key: string } | undefined,
   path = '/',
   headers: Record<string, string> = {},
+  method = 'GET',
 ): Promise<TlsOutcome> {
   return new Promise((resolve) => {
     const req = https.request(
@@ -77,6 +78,7 @@ export function tlsRequest(
         host: '127.0.0.1',
         port,
         path,
+        method,
         ca,
         ...(client ?? {}),
         agent: false,
