@@ -20,8 +20,10 @@
  *   `{ "Action": "allow" | "deny" }`, needing `service:write` on the destination here (Consul's
  *   `intentions:write`).
  *
- * Levers: {@link ConnectCa.rotate} (a new active root; the old one stays listed until
- * {@link ConnectCa.retire}), {@link ConnectCa.renew} (a new leaf for a service), and the intentions.
+ * Levers: {@link ConnectCa.rotate} (a new active root, cross-signed by the old one, which stays
+ * listed until {@link ConnectCa.retire}: leaves of the new root carry the cross-signed certificate
+ * meanwhile, as Consul's do, so peers that still trust only the old root verify them),
+ * {@link ConnectCa.renew} (a new leaf for a service), and the intentions.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -33,6 +35,8 @@ type Reply = (status: number, payload?: unknown, headers?: Record<string, string
 
 interface Root {
   ca: TestCa;
+  /** This root re-issued by the root it replaced, carried by its leaves while that one is listed. */
+  cross: string | undefined;
   id: string;
   serial: number;
   createIndex: number;
@@ -277,8 +281,10 @@ export class ConnectCa {
     const index = this.#s.nextIndex();
     const der = new X509Certificate(ca.cert).raw;
     const id = (createHash('sha1').update(der).digest('hex').match(/../g) ?? []).join(':');
+    const previous = this.#roots[0];
+    const cross = previous ? await previous.ca.crossSign(ca) : undefined;
     this.#roots = [
-      { ca, id, serial: this.#serials++, createIndex: index, modifyIndex: index },
+      { ca, cross, id, serial: this.#serials++, createIndex: index, modifyIndex: index },
       ...this.#roots,
     ];
     this.#rootsIndex = index;
@@ -302,9 +308,13 @@ export class ConnectCa {
       pending = (async () => {
         const root = this.#active();
         const validAfter = new Date(Date.now() - 60_000);
+        // While the previous root is listed, a leaf carries the new root cross-signed by it, so peers
+        // that do not trust the new root yet still verify it (Consul's rotation).
+        const crossed = root.cross !== undefined && this.#roots.length > 1;
         const issued = await root.ca.leaf({
           id: consulId(this.#s.trustDomain, service, this.#s.datacenter),
           to: this.#s.leafTtl,
+          ...(crossed ? { chain: [root.cross!] } : {}),
         });
         const leaf = { issued, root, validAfter, index: this.#s.nextIndex() };
         this.#leaves.set(service, leaf);

@@ -34,6 +34,8 @@ export interface LeafOptions {
   from?: number;
   /** Validity end, relative to now (ms). @defaultValue 24 hours */
   to?: number;
+  /** Certificates appended after the leaf (a cross-signed intermediate). @defaultValue none */
+  chain?: string[];
 }
 
 let serials = 0x1000;
@@ -112,6 +114,32 @@ export class TestCa {
     return new TestCa(name, pem, cert, keys, `${pem}\n${this.chain}`.trim(), this.trustDomain);
   }
 
+  /**
+   * `next`'s certificate re-issued by this CA (same subject and key): during a root rotation, a
+   * leaf of `next` that carries it verifies at peers that trust only this (the old) root, as
+   * Consul's cross-signed intermediates do.
+   */
+  async crossSign(next: TestCa): Promise<string> {
+    const now = Date.now();
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: nextSerial(),
+      subject: next.x509cert.subject,
+      issuer: this.x509cert.subject,
+      notBefore: new Date(now - HOUR),
+      notAfter: new Date(now + 30 * 24 * HOUR),
+      signingAlgorithm: ALG,
+      publicKey: next.keys.publicKey,
+      signingKey: this.keys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(next.keys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(this.keys.publicKey),
+      ],
+    });
+    return cert.toString('pem');
+  }
+
   /** A workload leaf: server and client auth, the SPIFFE ID as its URI SAN. */
   async leaf(options: LeafOptions): Promise<Issued> {
     const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
@@ -150,8 +178,9 @@ export class TestCa {
       ],
     });
     const pem = cert.toString('pem');
+    const chain = [this.chain, ...(options.chain ?? [])].filter((c) => c !== '');
     return {
-      cert: this.chain ? `${pem}\n${this.chain}\n` : pem,
+      cert: chain.length > 0 ? `${pem}\n${chain.join('\n')}\n` : pem,
       key: await keyPem(keys.privateKey),
       serial,
       notAfter,

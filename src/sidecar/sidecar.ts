@@ -50,6 +50,8 @@ export interface SidecarStatsReport {
   /** This workload's identity and its mutual-TLS handshakes, with `tls`. */
   tls?: {
     identity: string | undefined;
+    /** The certificate in force: its serial number (colon-hex) and end of validity. */
+    serial: string | undefined;
     notAfter: string | undefined;
     source: string;
     handshakes: { full: number; resumed: number; refused: number };
@@ -284,6 +286,7 @@ export class Sidecar {
     const material = tls.source.current();
     return {
       identity: material?.identity.id,
+      serial: material?.facts.serial,
       notAfter: material?.facts.notAfter.toISOString(),
       source: tls.source.kind,
       handshakes: tls.handshakes,
