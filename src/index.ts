@@ -47,6 +47,7 @@ export { FAULT_HEADER } from './fault/fault.js';
 export type { FaultAbort, FaultDelay, FaultOptions } from './fault/options.js';
 export type { SidecarOptions } from './handoff/options.js';
 export type { HedgeOptions } from './hedge/options.js';
+export type { ConsulCaOptions, MtlsOptions, TlsOptions } from './identity/options.js';
 export type { ConcurrencyLimitOptions, LimitsOptions, RateLimitOptions } from './limit/options.js';
 export type { Layer, PolicyPart, PolicyReport } from './mesh/explain.js';
 export type { PositionName } from './mesh/position.js';
@@ -73,6 +74,7 @@ export type {
 export type { Selector } from './route/subsets.js';
 export type {
   AttemptEvent,
+  AuthzDeniedEvent,
   BudgetExhaustedEvent,
   CircuitEvent,
   CircuitOpenEvent,
@@ -86,6 +88,8 @@ export type {
   RetryEvent,
   RouteFallbackEvent,
   SidecarFallbackEvent,
+  TlsErrorEvent,
+  TlsRotatedEvent,
   UnejectedEvent,
 } from './telemetry/events.js';
 export { redact, redactText } from './telemetry/logger.js';

@@ -6,7 +6,10 @@
  */
 
 // The sidecar's config file is these options plus the keys of SidecarProcessOptions.
+export type { AuthorizationOptions, AuthorizationRule } from '../authz/options.js';
 export type { MeshClientOptions } from '../options/index.js';
+export type { InboundReport } from './inbound/inbound.js';
+export type { InboundOptions } from './inbound/options.js';
 export {
   type Address,
   parseSidecarConfig,
