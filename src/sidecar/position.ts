@@ -1,16 +1,14 @@
 /**
  * The sidecar's position: requests are proxied requests ({@link ProxyRequest}, lower-case
- * header names), replies stream back ({@link ProxyReply}), and the transport is one undici
- * agent shared by every service. A sidecar delivers directly: it hands nothing on.
+ * header names), replies come back whole or streaming ({@link ProxyReply}), and the transport is
+ * one undici agent shared by every service. A sidecar delivers directly: it hands nothing on.
  */
-import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import type { Call, Handler } from '../core/call.js';
 import { FAULT_HEADER } from '../fault/fault.js';
 import type { Position } from '../mesh/position.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
 import type { Admission } from './admission.js';
-import { bufferResponses } from './response-buffer.js';
 
 /** One header value as a string: repeated headers joined as HTTP combines them. */
 function asString(value: string | string[] | undefined): string | undefined {
@@ -27,7 +25,8 @@ export function proxyFaultReply(status: number): ProxyReply {
   return {
     status,
     headers: { [FAULT_HEADER]: 'abort', 'content-length': '0' },
-    body: Readable.from([]),
+    body: Buffer.alloc(0),
+    discard() {},
   };
 }
 
@@ -47,10 +46,15 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
 
   /** @param buffering - without it, every response streams (no buffer, no budget). */
   constructor(buffering?: ResponseBuffering) {
-    const direct = undiciTransport(this.#agent);
-    this.#transport = buffering?.admission
-      ? bufferResponses(direct, { maxBytes: buffering.responseBufferBytes, admission: buffering.admission })
-      : direct;
+    const admission = buffering?.admission;
+    this.#transport = undiciTransport(
+      this.#agent,
+      admission && {
+        maxBytes: buffering.responseBufferBytes,
+        reserve: (bytes) => admission.reserve(bytes),
+        release: (bytes) => admission.release(bytes),
+      },
+    );
   }
 
   header(call: Call<ProxyRequest>, name: string): string | undefined {
