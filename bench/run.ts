@@ -64,8 +64,8 @@ Options:
   -q, --quick          seconds instead of minutes (figures are then rough)
   -d, --duration <s>   seconds measured per resilience run (default 1.5; overhead 2, outage 4)
   -o, --out <dir>      where bench.json goes (default bench/results)
-      --parts <list>   comma-separated, of: ${PARTS.join(', ')} (default all; a part left out
-                       shows as not measured)
+      --parts <list>   only these of ${PARTS.join(',')}
+                       (with --no-docs; the others show as not measured)
       --no-docs        do not rewrite docs/benchmarks.md
   -h, --help           this help`;
 

@@ -22,7 +22,10 @@ import { type ProxyHandle, type ProxyKind, startProxy } from './proxies.js';
 export interface StartupFigure {
   approach: ProxyKind;
   label: string;
-  /** Spawn to the process saying it listens (HAProxy: to its port accepting a connection), ms. */
+  /**
+   * Spawn to the process saying it listens, ms, as read from its stdout (so it may come a little
+   * after the first proxied request). Undefined for HAProxy, which says nothing.
+   */
   listeningMs: number | undefined;
   /** Spawn to the first request answered 2xx through the proxy, ms. */
   readyMs: number;
@@ -224,7 +227,7 @@ export async function measureStartup(kind: ProxyKind, o: StartupOptions): Promis
     const figure: StartupFigure = {
       approach: kind,
       label: APPROACH_LABELS[kind],
-      listeningMs: started.at - spawnedAt,
+      listeningMs: kind === 'haproxy' ? undefined : started.at - spawnedAt,
       readyMs: ready.at - spawnedAt,
       pollAttempts: ready.attempts,
       concurrency: o.concurrency,

@@ -158,7 +158,11 @@ export class SidecarProcess {
     const file = join(dir, 'mesh.json');
     writeFileSync(file, JSON.stringify({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', ...config }, null, 2));
     try {
-      const { child, line } = await spawnListening('mesh-sidecar', [...sidecarCommand().args, '-c', file]);
+      const { child, line } = await spawnListening(
+        'mesh-sidecar',
+        [...sidecarCommand().args, '-c', file],
+        (l) => typeof l.admin === 'string',
+      );
       return new SidecarProcess(String(line.listen), String(line.admin), child, dir);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
@@ -194,11 +198,13 @@ type ListeningLine = Record<string, unknown> & { listen: string };
 
 /**
  * Spawn `node args` (tracked for cleanup) and resolve once it logs a JSON line with
- * `msg: 'listening'`; rejects with its stderr when it exits first or says nothing in 20 s.
+ * `msg: 'listening'` (and whatever else `complete` wants in it); rejects with its stderr when it
+ * exits first or says nothing in 20 s.
  */
 async function spawnListening(
   name: string,
   args: string[],
+  complete: (line: ListeningLine) => boolean = () => true,
 ): Promise<{ child: ChildProcess; line: ListeningLine }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child.pid);
@@ -217,7 +223,7 @@ async function spawnListening(
       lines.on('line', (text) => {
         try {
           const m = JSON.parse(text) as Record<string, unknown>;
-          if (m.msg === 'listening' && typeof m.listen === 'string') {
+          if (m.msg === 'listening' && typeof m.listen === 'string' && complete(m as ListeningLine)) {
             clearTimeout(timer);
             resolve(m as ListeningLine);
           }
