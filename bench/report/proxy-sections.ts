@@ -93,7 +93,7 @@ export function scalingSection(scaling: ScalingResult | undefined): string[] {
   const out = ['## Scaling over cores', ''];
   if (!scaling) return [...out, 'Not measured in this run.', ''];
   out.push(
-    `Concurrency ${scaling.concurrency}, healthy fleet of three, library defaults; each proxy long-lived and warmed up, interleaved rounds, medians. mesh-sidecar's worker count goes in its config file as \`"${SIDECAR_WORKERS_KEY}": N\` (\`SIDECAR_WORKERS_KEY\` in bench/harness/scaling.ts); HAProxy gets \`nbthread N\` (without it, as in the overhead part, HAProxy runs one thread per CPU). Proxy CPU and RSS are summed over the proxy's processes. The client and the fleet share the same cores, so a second worker can only use what they leave.`,
+    `Concurrency ${scaling.concurrency}, healthy fleet of three, library defaults; each proxy long-lived and warmed up, interleaved rounds, medians. mesh-sidecar's worker count goes in its config file as \`"${SIDECAR_WORKERS_KEY}": N\` (\`SIDECAR_WORKERS_KEY\` in bench/harness/scaling.ts); HAProxy gets \`nbthread N\` (the overhead part runs it with one thread, as mesh-sidecar has one event loop). Proxy CPU and RSS are summed over the proxy's processes. The client and the fleet share the same cores, so a second worker can only use what they leave.`,
     '',
   );
   const base = (approach: string) => scaling.rows.find((r) => r.approach === approach && r.units === 1);
