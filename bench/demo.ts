@@ -4,8 +4,10 @@
  * report. About a minute by default; `--quick` takes seconds (the smoke test uses it).
  *
  * Approaches: bare axios (no mesh), the fat client (MeshClient in process), mesh-sidecar (the
- * CLI as a separate process, the client in `mode: 'sidecar'`), HAProxy as the sidecar (when
- * installed), and the fat client over undici when MeshClient offers `transport: 'undici'`.
+ * CLI as a separate process, the client in `mode: 'sidecar'`), the bare Node proxy (the floor:
+ * the least a Node proxy does, ./harness/node-proxy.ts, reached the same way), HAProxy as the
+ * sidecar (when installed), and the fat client over undici when MeshClient offers
+ * `transport: 'undici'`.
  * Each gets a fresh fleet and a fresh client process. With `--config` the traffic goes to your
  * own services instead (see docs/compare.md).
  */
@@ -25,8 +27,9 @@ import { DEFAULT_MIX, DEMO_SCENARIO, demoPolicy, type Policy, SERVICE } from './
 
 const USAGE = `Usage: npm run demo -- [options]
 
-Drives the same traffic through bare axios, the fat client, mesh-sidecar and HAProxy (when
-installed), one after another, then prints a side-by-side table and writes an HTML report.
+Drives the same traffic through bare axios, the fat client, mesh-sidecar, a bare Node proxy (the
+floor) and HAProxy (when installed), one after another, then prints a side-by-side table and
+writes an HTML report.
 
 Options:
   -q, --quick              a few seconds in all (smoke test)
@@ -70,7 +73,14 @@ const policy: Policy = config
 const notes: string[] = [];
 
 const wanted: ApproachKind[] = args.approaches ??
-  config?.approaches ?? ['bare-axios', 'fat-client', 'fat-client-undici', 'mesh-sidecar', 'haproxy'];
+  config?.approaches ?? [
+    'bare-axios',
+    'fat-client',
+    'fat-client-undici',
+    'mesh-sidecar',
+    'node-proxy',
+    'haproxy',
+  ];
 const explicit = args.approaches !== undefined || config?.approaches !== undefined;
 const approaches = wanted.filter((a) => {
   if (a === 'haproxy' && !caps.haproxy) {

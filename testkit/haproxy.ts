@@ -43,6 +43,11 @@ export interface HAProxyOptions {
   healthChecks?: boolean;
   /** Serve `/stats;csv` on a port of its own (read by {@link HAProxy.counters}). */
   statsPort?: number;
+  /**
+   * Threads of the one HAProxy process (`nbthread`). Absent: HAProxy's own default, which since
+   * 2.5 is one thread per CPU the process may run on.
+   */
+  nbthread?: number;
 }
 
 /** The config: a Host-routing frontend and one backend per service. */
@@ -51,16 +56,20 @@ export function haproxyConfig(
   services: Record<string, string[]>,
   options: HAProxyOptions = {},
 ): string {
-  const lines = [
-    'global',
-    '  maxconn 1024',
+  const lines = ['global', '  maxconn 1024'];
+  if (options.nbthread !== undefined) {
+    if (!Number.isInteger(options.nbthread) || options.nbthread < 1)
+      throw new Error(`nbthread must be a positive integer, got ${options.nbthread}`);
+    lines.push(`  nbthread ${options.nbthread}`);
+  }
+  lines.push(
     'defaults',
     '  mode http',
     '  timeout connect 1s',
     '  timeout client 30s',
     `  timeout server ${options.timeoutServer ?? 30_000}ms`,
     '  option http-keep-alive',
-  ];
+  );
   if (options.retries !== undefined) {
     lines.push(
       `  retries ${options.retries}`,

@@ -69,6 +69,9 @@ export function haproxyFor(policy: Policy): HAProxyOptions {
     timeoutServer: typeof timeout.perTry === 'number' ? timeout.perTry : 5_000,
     retries: attempts - 1,
     healthChecks: true,
+    // One thread, as mesh-sidecar has one event loop: the overhead comparison is core for core.
+    // The scaling part sets its own thread counts.
+    nbthread: 1,
   };
 }
 

@@ -10,7 +10,6 @@
  * 503 `MESH_OVERLOADED`); a larger or unsized body streams through and is never retried.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline as pipe } from 'node:stream';
 import { type Call, type Handler, IDEMPOTENT_METHODS, newCall } from '../core/call.js';
 import { AttemptSignal } from '../core/signal.js';
 import { MeshError } from '../errors/mesh-error.js';
@@ -170,18 +169,53 @@ export async function handleIngress(
     return answer(res, refusal, attemptsOf(call, undefined));
   }
   res.off('close', onClose);
+  sendReply(ctx, res, call, reply, started);
+}
+
+/** Write the upstream's reply to the client: a whole body in one write, a stream piped. */
+function sendReply(
+  ctx: IngressContext,
+  res: ServerResponse,
+  call: Call<ProxyRequest>,
+  reply: ProxyReply,
+  started: number,
+): void {
   const out = endToEnd(reply.headers);
   out.via = appendHop(reply.headers.via, VIA);
   out[ATTEMPTS_HEADER] = attemptsOf(call, reply);
   const codings = otherCodings(reply.headers['transfer-encoding']);
+  const body = reply.body;
   if (codings !== undefined) {
     out['transfer-encoding'] = `${codings}, chunked`;
     delete out['content-length'];
+  } else if (
+    Buffer.isBuffer(body) &&
+    out['content-length'] === undefined &&
+    carriesBody(call, reply.status)
+  ) {
+    // Read whole, a chunked reply's length is known: the client gets it framed by length.
+    out['content-length'] = String(body.length);
   }
-  res.writeHead(reply.status, out);
-  pipe(reply.body, res, () => {
-    ctx.stats.record(service, reply.status, ctx.now() - started);
+  res.once('close', () => {
+    // A client gone before the end: the upstream request is aborted (the stream's destroy).
+    if (!Buffer.isBuffer(body) && !body.readableEnded) body.destroy();
+    reply.discard();
+    ctx.stats.record(call.service, reply.status, ctx.now() - started);
   });
+  res.writeHead(reply.status, out);
+  if (Buffer.isBuffer(body)) {
+    res.end(body);
+    return;
+  }
+  // Not `stream.pipeline()`: it builds an AbortController (and a DOMException on every
+  // completion) per response; `pipe` plus the close handler above is the same plumbing.
+  body.once('error', () => res.destroy());
+  body.pipe(res);
+}
+
+/** Whether a response to `call` with `status` has a body (RFC 9110 §6.4.1: not to HEAD, not 1xx/204/304). */
+function carriesBody(call: Call<ProxyRequest>, status: number): boolean {
+  return call.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 
 /**

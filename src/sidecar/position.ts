@@ -1,14 +1,13 @@
 /**
  * The sidecar's position: requests are proxied requests ({@link ProxyRequest}, lower-case
- * header names), replies stream back ({@link ProxyReply}), and the transport is one undici
- * agent shared by every service. A sidecar delivers directly: it hands nothing on.
+ * header names), replies come back whole or streaming ({@link ProxyReply}), and the transport is
+ * one undici agent shared by every service. A sidecar delivers directly: it hands nothing on.
  *
  * With `tls`, an attempt to an endpoint the service's `mtls` policy dials with mutual TLS goes
  * through an undici agent of {@link MeshTls} instead (one per expected identity), with the same
- * response buffering.
+ * reply buffering.
  */
-import { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { Call, Handler } from '../core/call.js';
 import { FAULT_HEADER } from '../fault/fault.js';
 import { dialsMtls, type MeshTls } from '../identity/connect.js';
@@ -16,7 +15,6 @@ import type { Position } from '../mesh/position.js';
 import type { ServicePolicy } from '../options/index.js';
 import { type ProxyReply, type ProxyRequest, undiciTransport } from '../transport/undici.js';
 import type { Admission } from './admission.js';
-import { bufferResponses } from './response-buffer.js';
 
 /** One header value as a string: repeated headers joined as HTTP combines them. */
 function asString(value: string | string[] | undefined): string | undefined {
@@ -33,7 +31,8 @@ export function proxyFaultReply(status: number): ProxyReply {
   return {
     status,
     headers: { [FAULT_HEADER]: 'abort', 'content-length': '0' },
-    body: Readable.from([]),
+    body: Buffer.alloc(0),
+    discard() {},
   };
 }
 
@@ -56,7 +55,7 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
   /** @param buffering - without it, every response streams (no buffer, no budget). */
   constructor(buffering?: ResponseBuffering) {
     this.#buffering = buffering;
-    this.#transport = this.#buffered(undiciTransport(this.#agent));
+    this.#transport = this.#over(this.#agent);
   }
 
   /** Dial mesh endpoints with mutual TLS through `tls` (before the first request). */
@@ -82,7 +81,7 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
       if (!dialsMtls(call.endpoint, mtls)) return plain(call);
       let handler = secure.get(call.service);
       if (!handler) {
-        handler = this.#buffered(undiciTransport(tls.dispatcher(call.service, mtls)));
+        handler = this.#over(tls.dispatcher(call.service, mtls));
         secure.set(call.service, handler);
       }
       return handler(call);
@@ -94,10 +93,16 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
     if (!this.#agent.closed && !this.#agent.destroyed) await this.#agent.close();
   }
 
-  #buffered(direct: Handler<ProxyRequest, ProxyReply>): Handler<ProxyRequest, ProxyReply> {
-    const b = this.#buffering;
-    return b?.admission
-      ? bufferResponses(direct, { maxBytes: b.responseBufferBytes, admission: b.admission })
-      : direct;
+  /** The transport over `dispatcher`, buffering replies for retries as configured. */
+  #over(dispatcher: Dispatcher): Handler<ProxyRequest, ProxyReply> {
+    const admission = this.#buffering?.admission;
+    return undiciTransport(
+      dispatcher,
+      admission && {
+        maxBytes: this.#buffering!.responseBufferBytes,
+        reserve: (bytes) => admission.reserve(bytes),
+        release: (bytes) => admission.release(bytes),
+      },
+    );
   }
 }
