@@ -20,6 +20,7 @@ import { Mesh } from '../mesh/mesh.js';
 import type { ConfigureOptions, MeshClientOptions } from '../options/index.js';
 import type { MeshEvents } from '../telemetry/events.js';
 import { type ClientMesh, meshAdapter } from './adapter.js';
+import { attachTls } from './mtls.js';
 import { ClientPosition } from './position.js';
 
 declare module 'axios' {
@@ -51,6 +52,7 @@ export class MeshClient {
    */
   constructor(options: MeshClientOptions = {}) {
     this.#mesh = new Mesh(options, this.#position);
+    attachTls(this.#mesh, this.#position);
     const events = this.#mesh.events;
     this.#registrars = new Registrars({
       discovery: this.#mesh.discovery,

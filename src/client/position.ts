@@ -2,7 +2,8 @@
  * The fat client's position: requests are axios configs (headers in an `AxiosHeaders`), replies
  * are `AxiosResponse`s, and the transport is axios's own http adapter or an undici pool under
  * the same axios API (`transport`), with one set of keep-alive agents per client. A service in
- * `mode: 'sidecar'` is handed to its sidecar over the http adapter, the service in `Host`.
+ * `mode: 'sidecar'` is handed to its sidecar over the http adapter, the service in `Host`. With
+ * `tls`, attempts to mesh endpoints go over mutual TLS (`mtls.ts`).
  */
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
@@ -10,10 +11,13 @@ import { AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } fro
 import { Agent } from 'undici';
 import type { Call, Handler } from '../core/call.js';
 import { FAULT_HEADER } from '../fault/fault.js';
+import type { MeshTls } from '../identity/connect.js';
+import type { MtlsPolicy } from '../identity/options.js';
 import type { Position } from '../mesh/position.js';
 import { axiosTransport } from '../transport/axios.js';
 import { undiciAxiosTransport } from '../transport/axios-undici.js';
 import { sidecarTransport } from '../transport/via-sidecar.js';
+import { withMtls } from './mtls.js';
 
 type AxiosHandler = Handler<InternalAxiosRequestConfig, AxiosResponse>;
 
@@ -57,6 +61,12 @@ export class ClientPosition implements Position<InternalAxiosRequestConfig, Axio
   readonly httpsAgent = new https.Agent({ keepAlive: true });
   readonly #axios = axiosTransport();
   #undici: { agent: Agent; transport: AxiosHandler } | undefined;
+  #tls: MeshTls | undefined;
+
+  /** Dial mesh endpoints with mutual TLS through `tls` (set once, before the first request). */
+  useTls(tls: MeshTls): void {
+    this.#tls = tls;
+  }
 
   header(call: Call<InternalAxiosRequestConfig>, name: string): string | undefined {
     return axiosHeader(call, name);
@@ -66,8 +76,13 @@ export class ClientPosition implements Position<InternalAxiosRequestConfig, Axio
     return axiosFaultReply(status, call);
   }
 
-  transport(policy: { transport: 'axios' | 'undici' }): AxiosHandler {
-    if (policy.transport === 'axios') return this.#axios;
+  transport(policy: { transport: 'axios' | 'undici'; mtls: MtlsPolicy }): AxiosHandler {
+    const plain = this.#plain(policy.transport);
+    return this.#tls ? withMtls(plain, policy.transport, policy.mtls, this.#tls) : plain;
+  }
+
+  #plain(transport: 'axios' | 'undici'): AxiosHandler {
+    if (transport === 'axios') return this.#axios;
     if (!this.#undici) {
       const agent = new Agent({ keepAliveTimeout: 30_000 });
       this.#undici = { agent, transport: undiciAxiosTransport(agent) };
@@ -83,5 +98,7 @@ export class ClientPosition implements Position<InternalAxiosRequestConfig, Axio
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     await this.#undici?.agent.close();
+    await this.#tls?.close();
+    await this.#tls?.source.close();
   }
 }

@@ -18,6 +18,7 @@
  * open keep theirs, so requests in flight are never cut by a rotation.
  */
 import http from 'node:http';
+import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -148,25 +149,30 @@ export class MeshTls {
     return agent;
   }
 
-  /** A keep-alive `http.Agent` whose sockets to `service`'s endpoints are mutual TLS (axios's http adapter). */
-  httpAgent(service: string, mtls: MtlsPolicy): http.Agent {
+  /**
+   * A keep-alive agent whose sockets to `service`'s endpoints are mutual TLS, for Node's http
+   * client (axios's http adapter, the sidecar's upgrade requests): an `http.Agent` for `http:`
+   * endpoint URLs, an `https.Agent` for `https:` ones (Node checks the agent's protocol).
+   */
+  httpAgent(service: string, mtls: MtlsPolicy, protocol: 'http:' | 'https:' = 'http:'): http.Agent {
     const exp = this.#expectation(service, mtls);
-    let agent = this.#agents.get(exp.key);
+    const key = `${protocol}${exp.key}`;
+    let agent = this.#agents.get(key);
     if (!agent) {
       const connect = this.connect.bind(this);
-      agent = new (class extends http.Agent {
+      const Base = protocol === 'https:' ? https.Agent : http.Agent;
+      agent = new (class extends Base {
         override createConnection(
           options: http.ClientRequestArgs,
           callback?: (err: Error | null, stream: Duplex) => void,
         ): undefined {
           const host = options.host ?? options.hostname ?? 'localhost';
-          connect(host, Number(options.port) || 80, exp, (err, socket) =>
-            callback?.(err, socket as unknown as Duplex),
-          );
+          const port = Number(options.port) || (protocol === 'https:' ? 443 : 80);
+          connect(host, port, exp, (err, socket) => callback?.(err, socket as unknown as Duplex));
           return undefined;
         }
       })({ keepAlive: true });
-      this.#agents.set(exp.key, agent);
+      this.#agents.set(key, agent);
     }
     return agent;
   }

@@ -2,12 +2,14 @@
  * Run as a child process by the mesh's close() test: an inbound sidecar whose certificate comes
  * from watched files (a watch and a poll timer) and whose authorization asks Consul's intentions,
  * and an outbound sidecar whose certificate comes from Consul's CA (two blocking queries), with
- * requests through both; everything is closed, and the process must then exit by itself. Prints
+ * a fat client whose certificate comes from the watched files, with requests through all of
+ * them; everything is closed, and the process must then exit by itself. Prints
  * the request count and the active resources left after close().
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MeshClient } from 'mesh-client';
 import { startSidecar } from 'mesh-client/sidecar';
 import { ConsulEmulator } from '../../testkit/consul-emulator.js';
 import { Upstream } from '../../testkit/upstream.js';
@@ -41,11 +43,20 @@ const outbound = await startSidecar({
   tls: { consul: { service: 'web', ...agent } },
   discovery: { static: { users: [{ url: `http://127.0.0.1:${port}`, meta: { 'tls-mode': 'mtls' } }] } },
 });
+// A fat client joining the mesh directly, its certificate from the same watched files (as `web`
+// is not what the files hold, the inbound's intention for `users` is set too).
+consul.connect.setIntention('users', 'users', 'allow');
+const fat = new MeshClient({
+  tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt'), pollInterval: 100 },
+  discovery: { static: { users: [{ url: `http://127.0.0.1:${port}`, meta: { 'tls-mode': 'mtls' } }] } },
+});
 let ok = 0;
-for (let i = 0; i < 20; i++) {
+for (let i = 0; i < 10; i++) {
   const res = await raw(outbound.address, '/x', { headers: { host: 'users' } });
   if (res.status === 200) ok++;
+  if ((await fat.service('users').get('/x')).status === 200) ok++;
 }
+await fat.close();
 await outbound.close();
 await inbound.close();
 await app.close();
