@@ -77,8 +77,8 @@ export class Inbound {
   readonly #position: InboundPosition;
   readonly #authorizer: Authorizer | undefined;
   readonly #upgrade = upgradeTransport();
-  /** The caller of each TLS connection, read once (`null`: no verified identity). */
-  readonly #callers = new WeakMap<object, Caller | null>();
+  /** The caller of each TLS connection and the header naming it, read once (`null`: no verified identity). */
+  readonly #callers = new WeakMap<object, { caller: Caller; header: string } | null>();
   #server: http.Server | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
@@ -218,6 +218,18 @@ export class Inbound {
     };
   }
 
+  /** The verified caller of a TLS connection and its header, or `null` when its certificate names no workload. */
+  #identify(socket: TLSSocket): { caller: Caller; header: string } | null {
+    const cert = socket.getPeerCertificate();
+    const identity = identityOfSans(cert.subjectaltname);
+    if (typeof identity === 'string') return null;
+    const caller = { id: identity.id, serial: colonHex(cert.serialNumber ?? '') };
+    // Our identity as the connection saw it: a rotation applies to the connections made after it.
+    const own = this.#host.identity?.current()?.identity.id;
+    const hash = cert.fingerprint256?.replace(/:/g, '').toLowerCase();
+    return { caller, header: `${own ? `By=${own};` : ''}Hash=${hash};URI=${caller.id}` };
+  }
+
   #handler(): Handler<ProxyRequest, ProxyReply> | undefined {
     return this.mesh.closed ? undefined : this.mesh.handler(this.service);
   }
@@ -253,16 +265,14 @@ export class Inbound {
     const forwardedHost = req.headers['x-forwarded-host'];
     if (typeof forwardedHost === 'string') headers['x-forwarded-host'] = forwardedHost;
     const socket = req.socket as TLSSocket;
-    let caller = this.#callers.get(socket);
-    if (caller === undefined) {
-      caller = socket.encrypted && socket.authorized ? callerOf(socket) : null;
-      this.#callers.set(socket, caller);
+    let known = this.#callers.get(socket);
+    if (known === undefined) {
+      known = socket.encrypted && socket.authorized ? this.#identify(socket) : null;
+      this.#callers.set(socket, known);
     }
-    if (caller) {
-      this.#position.identify(headers, caller);
-      const own = this.#host.identity?.current()?.identity.id;
-      const hash = socket.getPeerCertificate().fingerprint256?.replace(/:/g, '').toLowerCase();
-      headers[CLIENT_CERT_HEADER] = `${own ? `By=${own};` : ''}Hash=${hash};URI=${caller.id}`;
+    if (known) {
+      this.#position.identify(headers, known.caller);
+      headers[CLIENT_CERT_HEADER] = known.header;
       return undefined;
     }
     if (this.#policy.mtls === 'strict') {
@@ -275,14 +285,6 @@ export class Inbound {
     }
     return undefined;
   }
-}
-
-/** The verified caller of a TLS connection, or `null` when its certificate names no workload. */
-function callerOf(socket: TLSSocket): Caller | null {
-  const cert = socket.getPeerCertificate();
-  const identity = identityOfSans(cert.subjectaltname);
-  if (typeof identity === 'string') return null;
-  return { id: identity.id, serial: colonHex(cert.serialNumber ?? '') };
 }
 
 /**
