@@ -48,6 +48,7 @@ export type { FaultAbort, FaultDelay, FaultOptions } from './fault/options.js';
 export type { SidecarOptions } from './handoff/options.js';
 export type { HedgeOptions } from './hedge/options.js';
 export type { ConsulCaOptions, MtlsOptions, TlsOptions } from './identity/options.js';
+export type { SourceKind } from './identity/source.js';
 export type { ConcurrencyLimitOptions, LimitsOptions, RateLimitOptions } from './limit/options.js';
 export type { Layer, PolicyPart, PolicyReport } from './mesh/explain.js';
 export type { PositionName } from './mesh/position.js';
