@@ -80,6 +80,7 @@ const wanted: ApproachKind[] = args.approaches ??
     'mesh-sidecar',
     'node-proxy',
     'haproxy',
+    'mesh-mtls',
   ];
 const explicit = args.approaches !== undefined || config?.approaches !== undefined;
 const approaches = wanted.filter((a) => {

@@ -11,7 +11,8 @@
  *   MeshClient accepts that option (see {@link undiciTransportAvailable}).
  * - mesh-sidecar / bare Node proxy (the floor, ./node-proxy.ts) / HAProxy sidecar: `MeshClient` in
  *   `mode: 'sidecar'` with `fallback: 'none'`, so the proxy does the delivery and its failures
- *   stay visible.
+ *   stay visible; the mesh (./mesh.ts) the same, to an outbound mesh-sidecar that dials one inbound
+ *   mesh-sidecar per upstream with mutual TLS.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -61,6 +62,7 @@ export function createClient(spec: RunSpec): Client {
     case 'mesh-sidecar':
     case 'node-proxy':
     case 'haproxy':
+    case 'mesh-mtls':
       return viaSidecar(spec);
   }
 }

@@ -143,6 +143,8 @@ export class SidecarProcess {
     readonly admin: string,
     private readonly child: ChildProcess,
     private readonly dir: string,
+    /** The inbound listener's address, when the config has `inbound`. */
+    readonly inbound?: string,
   ) {}
 
   get pid(): number | undefined {
@@ -163,7 +165,8 @@ export class SidecarProcess {
         [...sidecarCommand().args, '-c', file],
         (l) => typeof l.admin === 'string',
       );
-      return new SidecarProcess(String(line.listen), String(line.admin), child, dir);
+      const inbound = typeof line.inbound === 'string' ? line.inbound : undefined;
+      return new SidecarProcess(String(line.listen), String(line.admin), child, dir, inbound);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;

@@ -13,7 +13,8 @@ export type ApproachKind =
   | 'fat-client-undici'
   | 'mesh-sidecar'
   | 'node-proxy'
-  | 'haproxy';
+  | 'haproxy'
+  | 'mesh-mtls';
 
 /** Human names for the approaches, as the table and the report show them. */
 export const APPROACH_LABELS: Record<ApproachKind, string> = {
@@ -24,6 +25,7 @@ export const APPROACH_LABELS: Record<ApproachKind, string> = {
   'mesh-sidecar': 'mesh-sidecar',
   'node-proxy': 'bare Node proxy (floor)',
   haproxy: 'HAProxy sidecar',
+  'mesh-mtls': 'mesh (sidecar -> mTLS -> sidecar)',
 };
 
 /** One kind of request in the mix; `{i}` in the path or a header value is a running counter, `{rand}` a random 0-9999. */

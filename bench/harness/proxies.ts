@@ -6,6 +6,7 @@
  * requests through V8's baseline tiers).
  */
 import { MeshClient } from 'mesh-client';
+import { startMesh } from './mesh.js';
 import {
   type HAProxy,
   type HAProxyOptions,
@@ -19,11 +20,16 @@ import {
 import type { ApproachKind, RequestTemplate } from './protocol.js';
 
 /** The approaches that send through a proxy process. */
-export type ProxyKind = 'mesh-sidecar' | 'node-proxy' | 'haproxy';
+export type ProxyKind = 'mesh-sidecar' | 'node-proxy' | 'haproxy' | 'mesh-mtls';
 
 /** Whether `approach` sends through a proxy process (and so needs one started). */
 export function isProxied(approach: ApproachKind): approach is ProxyKind {
-  return approach === 'mesh-sidecar' || approach === 'node-proxy' || approach === 'haproxy';
+  return (
+    approach === 'mesh-sidecar' ||
+    approach === 'node-proxy' ||
+    approach === 'haproxy' ||
+    approach === 'mesh-mtls'
+  );
 }
 
 /** A proxy process between the client and the fleet. */
@@ -76,6 +82,7 @@ export async function startProxy(
       stop: () => sidecar.stop(),
     };
   }
+  if (kind === 'mesh-mtls') return startMesh(service, urls, policy, options);
   if (kind === 'node-proxy') {
     // No policy and no discovery: the URLs as they are now, round-robin.
     const floor = await NodeProxyProcess.start({ [service]: urls }, options.listen);

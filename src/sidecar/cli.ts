@@ -131,7 +131,14 @@ try {
 } catch (err) {
   fail(`cannot listen: ${(err as Error).message}`);
 }
-logger.info({ listen: sidecar.address, admin: sidecar.adminAddress }, 'listening');
+logger.info(
+  {
+    listen: sidecar.address,
+    admin: sidecar.adminAddress,
+    ...(sidecar.inboundAddress ? { inbound: sidecar.inboundAddress } : {}),
+  },
+  'listening',
+);
 for (const warning of exposureWarnings(sidecar.config)) logger.warn({ warning }, 'listener not on loopback');
 
 let stopping = false;
