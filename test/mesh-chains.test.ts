@@ -9,15 +9,20 @@
  * And the lifecycle: closing everything leaves no handle (the process exits by itself).
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isAxiosError } from 'axios';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { MeshClient } from '../src/client/client.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { destination, meshEndpoint, outbound } from './support/mesh.js';
 import { type MeshPki, meshPki, tlsOf } from './support/mesh-pki.js';
+import { sidecarFor } from './support/sidecar.js';
 
 const open = closeAfterEach();
 let pki: MeshPki;
@@ -143,6 +148,73 @@ describe('app -> outbound sidecar -> inbound sidecar -> app', () => {
       expect(isAxiosError(denied) && denied.response?.status, `${method} ${path}`).toBe(403);
     }
     expect(users.app.count).toBe(1);
+  });
+});
+
+describe('an upgrade through the mesh', () => {
+  it('a WebSocket: app -> outbound -> mTLS -> inbound -> app, the caller authorized by its identity', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    const seen: http.IncomingHttpHeaders[] = [];
+    wss.on('connection', (ws, req) => {
+      seen.push(req.headers);
+      ws.on('message', (data: RawData) => ws.send(`echo:${data.toString()}`));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    open.push({
+      close: async () => {
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise((r) => wss.close(r));
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      },
+    });
+    const app = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const inbound = await sidecarFor({
+      tls: tlsOf(pki.users),
+      inbound: {
+        listen: '127.0.0.1:0',
+        app,
+        authorization: { rules: [{ action: 'allow', from: [pki.web.id] }] },
+      },
+    });
+    open.push(inbound);
+    const port = new URL(inbound.inboundAddress!).port;
+    const endpoints = [meshEndpoint({ url: `http://127.0.0.1:${port}` })];
+    const connect = async (w: typeof pki.web) => {
+      const sidecar = await outbound(open, w, endpoints);
+      const ws = new WebSocket(`${sidecar.address.replace('http', 'ws')}/chat`, {
+        headers: { host: 'users' },
+      });
+      open.push({
+        close: async () => {
+          if (ws.readyState === WebSocket.CLOSED) return;
+          if (ws.readyState !== WebSocket.OPEN) {
+            // A handshake answered with a refusal is still "connecting": ending it is an error event.
+            ws.on('error', () => undefined);
+            ws.terminate();
+            return;
+          }
+          ws.terminate();
+          await once(ws, 'close');
+        },
+      });
+      return ws;
+    };
+    const ws = await connect(pki.web);
+    await once(ws, 'open');
+    ws.send('hi');
+    const [reply] = (await once(ws, 'message')) as [RawData];
+    expect(reply.toString()).toBe('echo:hi');
+    expect(seen[0]!['x-forwarded-client-cert']).toContain(`URI=${pki.web.id}`);
+
+    const denied = await connect(pki.billing);
+    const [, response] = (await once(denied, 'unexpected-response')) as [unknown, http.IncomingMessage];
+    expect(response.statusCode).toBe(403);
+    expect(response.headers['x-mesh-error']).toBe('MESH_FORBIDDEN');
+    response.resume();
+    expect(seen).toHaveLength(1);
   });
 });
 

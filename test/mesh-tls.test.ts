@@ -101,6 +101,16 @@ describe('sidecar to sidecar', () => {
     expect(plain.app.received[0]!.headers['x-forwarded-client-cert']).toBeUndefined();
   });
 
+  it('the inbound keeps its stats under its service, whatever Host callers send', async () => {
+    const users = await destination(open, pki.users);
+    for (const host of ['users', '10.0.0.7:15006', 'anything.example', 'constructor']) {
+      const res = await tlsRequest(users.port, pki.ca.cert, pki.web, '/x', { host });
+      expect('status' in res && res.status).toBe(200);
+    }
+    expect(users.sidecar.inbound!.stats.services()).toEqual(['users']);
+    expect(users.sidecar.report().inbound?.stats).toMatchObject({ requests: 4 });
+  });
+
   it("mode 'on' dials every endpoint with mutual TLS, marked or not", async () => {
     const users = await destination(open, pki.users);
     const web = await outbound(open, pki.web, [users.url], { mtls: { mode: 'on' } });

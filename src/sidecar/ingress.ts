@@ -47,6 +47,12 @@ export interface IngressContext {
    * instead of forwarding.
    */
   inspect?(req: IncomingMessage, headers: Record<string, string | string[]>): Refusal | undefined;
+  /**
+   * The one service every request is for, whatever authority it addressed (the inbound listener:
+   * a caller's sidecar dials an address, and the app is the service). Stats are kept under it, so
+   * the names clients send never grow them.
+   */
+  service?: string;
 }
 
 // The deadline header is re-issued per attempt with the time this hop leaves.
@@ -56,6 +62,7 @@ const DROP_ON_FORWARD = new Set(['host', DEADLINE_HEADER]);
 export function routeOf(ctx: IngressContext, req: IncomingMessage): Target | Refusal {
   const target = screen(req, ctx.maxHeadersCount);
   if (isRefusal(target)) return target;
+  if (ctx.service !== undefined) target.service = ctx.service;
   if (!ctx.handler(target.service)) {
     return {
       status: 404,

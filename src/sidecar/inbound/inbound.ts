@@ -255,6 +255,7 @@ export class Inbound {
       logger: mesh.telemetry.logger,
       now: () => mesh.clock.now(),
       inspect: (req, headers) => this.#inspect(req, headers),
+      service: this.service,
     };
   }
 
