@@ -4,13 +4,16 @@
  * report. About a minute by default; `--quick` takes seconds (the smoke test uses it).
  *
  * Approaches: bare axios (no mesh), the fat client (MeshClient in process), mesh-sidecar (the
- * CLI as a separate process, the client in `mode: 'sidecar'`), HAProxy as the sidecar (when
- * installed), and the fat client over undici when MeshClient offers `transport: 'undici'`.
+ * CLI as a separate process, the client in `mode: 'sidecar'`), the bare Node proxy (the floor:
+ * the least a Node proxy does, ./harness/node-proxy.ts, reached the same way), HAProxy as the
+ * sidecar (when installed), and the fat client over undici when MeshClient offers
+ * `transport: 'undici'`.
  * Each gets a fresh fleet and a fresh client process. With `--config` the traffic goes to your
  * own services instead (see docs/compare.md).
  */
 import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { capabilities, commandLine, fail, machineFacts, parseCommon } from './harness/cli.js';
 import { type ApproachResult, runApproach } from './harness/orchestrate.js';
 import { releaseUsage } from './harness/processes.js';
@@ -18,13 +21,15 @@ import { Progress } from './harness/progress.js';
 import { APPROACH_LABELS, type ApproachKind } from './harness/protocol.js';
 import { renderReport } from './report/html.js';
 import { renderComparison } from './report/table.js';
+import { verdict } from './report/verdict.js';
 import { loadConfig, resolveUrls, type ServicesConfig } from './scenarios/config.js';
 import { DEFAULT_MIX, DEMO_SCENARIO, demoPolicy, type Policy, SERVICE } from './scenarios/scenarios.js';
 
 const USAGE = `Usage: npm run demo -- [options]
 
-Drives the same traffic through bare axios, the fat client, mesh-sidecar and HAProxy (when
-installed), one after another, then prints a side-by-side table and writes an HTML report.
+Drives the same traffic through bare axios, the fat client, mesh-sidecar, a bare Node proxy (the
+floor) and HAProxy (when installed), one after another, then prints a side-by-side table and
+writes an HTML report.
 
 Options:
   -q, --quick              a few seconds in all (smoke test)
@@ -68,7 +73,14 @@ const policy: Policy = config
 const notes: string[] = [];
 
 const wanted: ApproachKind[] = args.approaches ??
-  config?.approaches ?? ['bare-axios', 'fat-client', 'fat-client-undici', 'mesh-sidecar', 'haproxy'];
+  config?.approaches ?? [
+    'bare-axios',
+    'fat-client',
+    'fat-client-undici',
+    'mesh-sidecar',
+    'node-proxy',
+    'haproxy',
+  ];
 const explicit = args.approaches !== undefined || config?.approaches !== undefined;
 const approaches = wanted.filter((a) => {
   if (a === 'haproxy' && !caps.haproxy) {
@@ -125,6 +137,8 @@ releaseUsage();
 if (results.length === 0) fail('no approach produced a result');
 progress.heading('Side by side');
 process.stdout.write(`${renderComparison(results)}\n`);
+progress.heading('Verdict');
+process.stdout.write(`${verdict(results).join('\n')}\n`);
 
 const command = commandLine('demo', argv);
 const facts: Array<[string, string]> = [
@@ -140,6 +154,7 @@ const html = renderReport(results, {
   subtitle: config ? `Your services (${service})` : DEMO_SCENARIO.title,
   command,
   facts,
+  guide: relative(resolve(args.out), fileURLToPath(new URL('../docs/compare.md', import.meta.url))),
   notes: [
     ...notes,
     'Approaches ran one after another (never concurrently), each with a fresh fleet and a fresh client process.',

@@ -1,6 +1,10 @@
 /**
  * mesh-client in one file: three instances of a "users" service on loopback, one of which is
- * broken, called through the fat client. Run: npx tsx examples/basic.ts
+ * broken (it answers 503), called through the fat client. Every request still succeeds: a
+ * request the broken instance fails is retried on another instance, and after a few failures its
+ * circuit breaker takes it out of rotation. Round-robin gives every instance its turn, so both
+ * show; the default balancer (peak-ewma) would shun the broken one after its first failure.
+ * Run: npx tsx examples/basic.ts
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,15 +30,18 @@ const instances = await Promise.all([
 
 const mesh = new MeshClient({
   discovery: { static: { users: instances.map((i) => i.url) } },
-  loadBalancer: 'peak-ewma',
+  loadBalancer: 'round-robin',
   retry: { attempts: 3 },
   circuitBreaker: { volumeThreshold: 5 },
   timeout: { total: 2_000, perTry: 500 },
 });
 
 let retries = 0;
-mesh.on('retry', () => retries++);
-mesh.on('circuit-open', (e) => console.log(`circuit opened for ${e.endpoint}`));
+mesh.on('retry', (e) => {
+  retries++;
+  console.log(`attempt ${e.attempt} failed at ${e.endpoint} (${e.reason}): retrying on another instance`);
+});
+mesh.on('circuit-open', (e) => console.log(`circuit opened for ${e.endpoint}: out of rotation`));
 
 const users = mesh.service('users');
 const served: Record<string, number> = {};
@@ -50,7 +57,6 @@ console.table(
     state: e.state,
     requests: e.requests,
     failures: e.failures,
-    latencyMs: e.latencyMs?.toFixed(2) ?? '-',
   })),
 );
 

@@ -8,6 +8,10 @@
  *   SERVICE=users npx tsx examples/consul.ts &
  *   SERVICE=orders CALL=users npx tsx examples/consul.ts            # orders calls users via Consul
  *
+ * It needs a Consul agent; without one it says so, and how to start one, and exits 1. A local agent:
+ * `consul agent -dev` (the consul binary: https://developer.hashicorp.com/consul/install), or in
+ * Docker: `docker run --rm -p 8500:8500 hashicorp/consul agent -dev -client 0.0.0.0`.
+ *
  * Environment: CONSUL_HTTP_ADDR (default 127.0.0.1:8500) and CONSUL_HTTP_TOKEN, read by the mesh as
  * the consul CLI reads them; SERVICE (default `hello`); CALL, the service to call (default: SERVICE
  * itself); PORT (default: any free port); DRAIN_GRACE_MS, how long to keep serving after deregistering
@@ -15,7 +19,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MeshClient, type Registration } from 'mesh-client';
+import { isMeshError, MeshClient, type Registration } from 'mesh-client';
 
 const service = process.env.SERVICE ?? 'hello';
 const target = process.env.CALL ?? service;
@@ -29,7 +33,9 @@ const mesh = new MeshClient({
   timeout: { total: 5_000, perTry: 2_000 },
 });
 mesh.on('endpoints', (e) => log(`${e.service}: ${e.endpoints.map((ep) => ep.url).join(', ') || 'none'}`));
-mesh.on('discovery-error', (e) => log(`consul trouble (${e.service}): ${e.error.message}`));
+let registered = false;
+// Before registration succeeds, "no agent" is said once, below; after it, trouble is worth a line each.
+mesh.on('discovery-error', (e) => registered && log(`consul trouble (${e.service}): ${e.error.message}`));
 
 const server = http.createServer((req, res) => {
   if (req.url === '/call') {
@@ -52,13 +58,34 @@ const { port } = server.address() as AddressInfo;
 // Register only once we can serve: the TTL check starts passing and is heart-beaten every ttl / 3.
 // If this process dies without deregistering, the check goes critical after 10 s (no more traffic)
 // and the agent removes the instance a minute later.
-const registration: Registration = await mesh.register({
-  name: service,
-  address: '127.0.0.1',
-  port,
-  meta: { version: '1' },
-  check: { ttl: 10_000, deregisterCriticalServiceAfter: 60_000 },
-});
+let registration: Registration;
+try {
+  registration = await mesh.register({
+    name: service,
+    address: '127.0.0.1',
+    port,
+    meta: { version: '1' },
+    check: { ttl: 10_000, deregisterCriticalServiceAfter: 60_000 },
+  });
+} catch (error) {
+  // No agent (or one that refuses us): say what this needs, release everything, exit 1.
+  const agent = process.env.CONSUL_HTTP_ADDR || '127.0.0.1:8500';
+  const why = isMeshError(error) ? error.message : String(error);
+  console.error(
+    [
+      `examples/consul.ts needs a Consul agent at ${agent} (CONSUL_HTTP_ADDR), and registering with it failed:`,
+      `  ${why}`,
+      'Start a local agent and run this again:',
+      '  consul agent -dev          (the consul binary: https://developer.hashicorp.com/consul/install)',
+      '  docker run --rm -p 8500:8500 hashicorp/consul agent -dev -client 0.0.0.0',
+      'or point CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN, with ACLs) at the agent you have.',
+    ].join('\n'),
+  );
+  server.close();
+  await mesh.close().catch(() => undefined);
+  process.exit(1);
+}
+registered = true;
 log(`listening on http://127.0.0.1:${port}, registered in Consul as ${registration.id}`);
 
 let stopping = false;

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AxiosError } from 'axios';
-import { isMeshError, MeshClient, type MeshError, StaticDiscovery } from 'mesh-client';
+import { type Discovery, isMeshError, MeshClient, type MeshError, StaticDiscovery } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
@@ -186,6 +186,31 @@ describe('discovery', () => {
     await mesh.request({ service: 'svc', url: '/' });
     (mesh.discovery as StaticDiscovery).set('svc', [a.url, b.url]);
     expect(mesh.endpoints('svc').find((e) => e.url === a.url)?.requests).toBe(1);
+  });
+
+  it('a Discovery of your own reporting a plain Error: the event carries a MeshError with it as cause', async () => {
+    const a = await upstream('a');
+    const trouble = new Error('registry unreachable');
+    let report: ((error: Error) => void) | undefined;
+    const discovery: Discovery = {
+      subscribe(_service, onUpdate, onError) {
+        onUpdate([{ url: a.url }]);
+        report = onError;
+        return { ready: Promise.resolve(), close() {} };
+      },
+      async close() {},
+    };
+    const mesh = new MeshClient({ discovery });
+    open.push(mesh);
+    const seen: MeshError[] = [];
+    mesh.on('discovery-error', (e) => seen.push(e.error));
+    await mesh.request({ service: 'svc', url: '/' });
+    report?.(trouble);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.code).toBe('MESH_DISCOVERY_UNAVAILABLE');
+    expect(seen[0]!.service).toBe('svc');
+    expect(seen[0]!.cause).toBe(trouble);
+    expect(seen[0]!.message).toContain('registry unreachable');
   });
 
   it('unknown service: MESH_NO_ENDPOINTS naming it', async () => {

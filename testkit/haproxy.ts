@@ -23,7 +23,7 @@ export function haproxyInstalled(): boolean {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
@@ -43,6 +43,11 @@ export interface HAProxyOptions {
   healthChecks?: boolean;
   /** Serve `/stats;csv` on a port of its own (read by {@link HAProxy.counters}). */
   statsPort?: number;
+  /**
+   * Threads of the one HAProxy process (`nbthread`). Absent: HAProxy's own default, which since
+   * 2.5 is one thread per CPU the process may run on.
+   */
+  nbthread?: number;
 }
 
 /** The config: a Host-routing frontend and one backend per service. */
@@ -51,16 +56,20 @@ export function haproxyConfig(
   services: Record<string, string[]>,
   options: HAProxyOptions = {},
 ): string {
-  const lines = [
-    'global',
-    '  maxconn 1024',
+  const lines = ['global', '  maxconn 1024'];
+  if (options.nbthread !== undefined) {
+    if (!Number.isInteger(options.nbthread) || options.nbthread < 1)
+      throw new Error(`nbthread must be a positive integer, got ${options.nbthread}`);
+    lines.push(`  nbthread ${options.nbthread}`);
+  }
+  lines.push(
     'defaults',
     '  mode http',
     '  timeout connect 1s',
     '  timeout client 30s',
     `  timeout server ${options.timeoutServer ?? 30_000}ms`,
     '  option http-keep-alive',
-  ];
+  );
   if (options.retries !== undefined) {
     lines.push(
       `  retries ${options.retries}`,
@@ -122,29 +131,7 @@ export class HAProxy {
     const port = await freePort();
     const { stats, ...policy } = options;
     const statsPort = stats ? await freePort() : undefined;
-    const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
-    const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, haproxyConfig(port, services, { ...policy, statsPort }));
-    const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    // HAProxy says nothing when it is ready: wait until its port accepts, or it exits.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const child = await spawnHAProxy(haproxyConfig(port, services, { ...policy, statsPort }), port);
     return new HAProxy(
       `http://127.0.0.1:${port}`,
       child,
@@ -174,5 +161,38 @@ export class HAProxy {
     if (this.child.exitCode !== null) return;
     this.child.kill('SIGTERM');
     await once(this.child, 'exit');
+  }
+}
+
+/**
+ * Run HAProxy on `config` (the text of a haproxy.cfg) and resolve once `port` accepts
+ * connections: HAProxy says nothing when it is ready. Rejects, with HAProxy's own words, when it
+ * exits first or does not listen within 10 s.
+ */
+export async function spawnHAProxy(config: string, port: number): Promise<ChildProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return child;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`haproxy did not listen: ${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -9,8 +9,9 @@
  *   deadlines), over its axios http transport.
  * - fat client (undici transport): the same with `transport: 'undici'`, when the installed
  *   MeshClient accepts that option (see {@link undiciTransportAvailable}).
- * - mesh-sidecar / HAProxy sidecar: `MeshClient` in `mode: 'sidecar'` with `fallback: 'none'`,
- *   so the sidecar does the delivery and its failures stay visible.
+ * - mesh-sidecar / bare Node proxy (the floor, ./node-proxy.ts) / HAProxy sidecar: `MeshClient` in
+ *   `mode: 'sidecar'` with `fallback: 'none'`, so the proxy does the delivery and its failures
+ *   stay visible.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -58,6 +59,7 @@ export function createClient(spec: RunSpec): Client {
     case 'fat-client-undici':
       return fatClient(spec, spec.approach);
     case 'mesh-sidecar':
+    case 'node-proxy':
     case 'haproxy':
       return viaSidecar(spec);
   }
@@ -188,7 +190,7 @@ function viaSidecar(spec: RunSpec): Client {
   });
   const instance = mesh.service(spec.service);
   return {
-    // Our sidecar reads the ring-hash key from this header; HAProxy ignores it.
+    // Our sidecar reads the ring-hash key from this header; the floor and HAProxy pass it on.
     send: sendThrough(instance, (r) => ({ headers: { ...r.headers, 'x-mesh-hash-key': r.hashKey } })),
     retries: () => undefined,
     setEndpoints() {

@@ -1,15 +1,32 @@
 /**
  * A plain-JavaScript copy of `src/` for the sidecar process, so mesh-sidecar runs the way it is
  * deployed (`node dist/sidecar/cli.js`) rather than under the tsx loader, whose compiler and
- * caches would add some 30 MB to the RSS the comparison reports. Made fresh at the start of every
- * run from the current sources (never from a possibly stale `dist/`), file by file with
- * TypeScript's `transpileModule` (no type check: `npm run typecheck` does that), into a folder
- * under bench/results/ (git-ignored) so the repository's node_modules resolve.
+ * caches would add some 30 MB to the RSS the comparison reports. Made from the current sources
+ * (never from a possibly stale `dist/`), file by file with TypeScript's `transpileModule` (no
+ * type check: `npm run typecheck` does that), into a folder under bench/results/ (git-ignored)
+ * so the repository's node_modules resolve. The floor proxy (./node-proxy.ts) is built the same
+ * way, so both proxies are plain `node` processes.
  *
- * When anything goes wrong the sidecar runs from the sources under tsx instead (noted in the
+ * Each build goes into a folder named by a hash of its sources, written under a temporary name
+ * and renamed into place: processes that build at the same time (a test file beside a demo
+ * run) never see a half-written copy, and a copy a running proxy uses is never deleted under it.
+ * Copies unused for a day are removed.
+ *
+ * When anything goes wrong the proxy runs from the sources under tsx instead (noted in the
  * report).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -17,15 +34,14 @@ import ts from 'typescript';
 /** The repository root (bench/..). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** How to start the sidecar CLI: node arguments before `-c <config>`. */
+/** How to start a proxy: node arguments before its own. */
 export interface SidecarCommand {
   args: string[];
   /** `build` (plain node on a fresh JS copy) or `tsx` (the sources, through the loader). */
   mode: 'build' | 'tsx';
 }
 
-const TSX: SidecarCommand = { args: ['--import', 'tsx', join(ROOT, 'src/sidecar/cli.ts')], mode: 'tsx' };
-let cached: SidecarCommand | undefined;
+const DAY_MS = 24 * 3600 * 1000;
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -40,37 +56,96 @@ function sources(dir: string): string[] {
       out.push(path);
     }
   }
-  return out;
+  return out.sort();
 }
 
-/** Transpile src/ once per process; falls back to tsx on any error. */
-export function sidecarCommand(): SidecarCommand {
-  if (cached) return cached;
-  const outDir = join(ROOT, 'bench', 'results', '.sidecar-build');
-  try {
-    rmSync(outDir, { recursive: true, force: true });
-    const options: ts.CompilerOptions = {
-      // ES modules out (the package is "type": "module"); NodeNext would guess CommonJS per file here.
-      module: ts.ModuleKind.ES2022,
-      target: ts.ScriptTarget.ES2023,
-      verbatimModuleSyntax: true,
-      sourceMap: false,
-    };
-    for (const file of sources(join(ROOT, 'src'))) {
-      const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), {
-        compilerOptions: options,
-        fileName: file,
-        reportDiagnostics: true,
-      });
-      if (diagnostics?.length)
-        throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
-      const target = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, outputText);
-    }
-    cached = { args: [join(outDir, 'src/sidecar/cli.js')], mode: 'build' };
-  } catch {
-    cached = TSX;
+/** Transpile `files` (under ROOT) into `outDir`, keeping their paths; throws on a syntax error. */
+function transpile(files: ReadonlyMap<string, string>, outDir: string): void {
+  const options: ts.CompilerOptions = {
+    // ES modules out (the package is "type": "module"); NodeNext would guess CommonJS per file here.
+    module: ts.ModuleKind.ES2022,
+    target: ts.ScriptTarget.ES2023,
+    verbatimModuleSyntax: true,
+    sourceMap: false,
+  };
+  for (const [file, text] of files) {
+    const { outputText, diagnostics } = ts.transpileModule(text, {
+      compilerOptions: options,
+      fileName: file,
+      reportDiagnostics: true,
+    });
+    if (diagnostics?.length)
+      throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
+    const target = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, outputText);
   }
-  return cached;
+}
+
+/**
+ * The JS copy of `files` under bench/results/`name`/<hash of the sources>/, made unless it exists;
+ * returns the path of `entry` (a .ts path under ROOT) in it.
+ */
+function build(name: string, files: readonly string[], entry: string): string {
+  const texts = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
+  const hash = createHash('sha256');
+  for (const [file, text] of texts) hash.update(`${relative(ROOT, file)}\0${text}\0`);
+  const base = join(ROOT, 'bench', 'results', name);
+  const outDir = join(base, hash.digest('hex').slice(0, 16));
+  const entryOut = join(outDir, relative(ROOT, entry)).replace(/\.ts$/, '.js');
+  if (!existsSync(outDir)) {
+    const tmp = `${outDir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    transpile(texts, tmp);
+    try {
+      renameSync(tmp, outDir);
+    } catch (err) {
+      // Another process put the same build in place first: use that one.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(outDir)) throw err;
+    }
+  } else {
+    // Marks it used, so the pruning below in another process keeps it.
+    const at = new Date();
+    utimesSync(outDir, at, at);
+  }
+  const now = Date.now();
+  for (const other of readdirSync(base)) {
+    const path = join(base, other);
+    if (path === outDir) continue;
+    try {
+      if (now - statSync(path).mtimeMs > DAY_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // removed by another process meanwhile
+    }
+  }
+  return entryOut;
+}
+
+let sidecar: SidecarCommand | undefined;
+
+/** How to start the sidecar CLI (before `-c <config>`): built once per process, else tsx. */
+export function sidecarCommand(): SidecarCommand {
+  if (sidecar) return sidecar;
+  const cli = join(ROOT, 'src', 'sidecar', 'cli.ts');
+  try {
+    sidecar = { args: [build('.sidecar-build', sources(join(ROOT, 'src')), cli)], mode: 'build' };
+  } catch {
+    sidecar = { args: ['--import', 'tsx', cli], mode: 'tsx' };
+  }
+  return sidecar;
+}
+
+let floor: SidecarCommand | undefined;
+
+/** How to start the floor proxy (./node-proxy.ts): built once per process, else tsx. */
+export function floorCommand(): SidecarCommand {
+  if (floor) return floor;
+  const source = join(ROOT, 'bench', 'harness', 'node-proxy.ts');
+  try {
+    floor = { args: [build('.node-proxy-build', [source], source)], mode: 'build' };
+  } catch {
+    floor = { args: ['--import', 'tsx', source], mode: 'tsx' };
+  }
+  return floor;
 }

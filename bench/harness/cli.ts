@@ -9,7 +9,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { undiciTransportAvailable } from './approaches.js';
-import { sidecarCommand } from './build.js';
+import { floorCommand, sidecarCommand } from './build.js';
 import { haproxyInstalled, ROOT } from './processes.js';
 import { APPROACH_LABELS, type ApproachKind } from './protocol.js';
 
@@ -118,6 +118,12 @@ export function machineFacts(): Array<[string, string]> {
       sidecarCommand().mode === 'build'
         ? 'node on a plain-JS build of src/ made at start (bench/harness/build.ts), as deployed'
         : 'node --import tsx on src/ (the JS build failed)',
+    ],
+    [
+      'bare Node proxy runs as',
+      floorCommand().mode === 'build'
+        ? 'node on a plain-JS build of bench/harness/node-proxy.ts'
+        : 'node --import tsx on bench/harness/node-proxy.ts (the JS build failed)',
     ],
     ['clients run as', 'node --import tsx (one fresh process per run)'],
     ['date', new Date().toISOString()],

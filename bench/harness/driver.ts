@@ -81,3 +81,4 @@ process.on('message', (message: ToDriver) => {
 
 // The orchestrator went away (Ctrl-C, crash): do not linger.
 process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

@@ -1,6 +1,6 @@
 /**
  * One measured run, from the orchestrator's side: start the fleet and the proxy an approach needs
- * (mesh-sidecar or HAProxy, see ./proxies), or reuse shared ones; spawn a fresh load driver, play the scenario's events (an endpoint
+ * (mesh-sidecar, the floor node-proxy or HAProxy, see ./proxies), or reuse shared ones; spawn a fresh load driver, play the scenario's events (an endpoint
  * turns slow, dies, the registry churns) at their times into the measured window, read the
  * sidecar's CPU and memory from the OS and the upstream request count from the fleet at the
  * window's edges, and put it all into one {@link ApproachResult}.
@@ -8,7 +8,7 @@
 
 import { haproxyFor, type Policy, type Scenario } from '../scenarios/scenarios.js';
 import { Fleet } from './fleet.js';
-import { DriverProcess, usage } from './processes.js';
+import { DriverProcess } from './processes.js';
 import type { ProgressLine } from './progress.js';
 import {
   APPROACH_LABELS,
@@ -18,7 +18,7 @@ import {
   type RequestTemplate,
   type RunSpec,
 } from './protocol.js';
-import { type ProxyHandle, startProxy, warmProxy } from './proxies.js';
+import { isProxied, type ProxyHandle, startProxy, warmProxy } from './proxies.js';
 import { fmt } from './stats.js';
 
 /** Something that happens to the fleet or the registry during the measured window. */
@@ -53,6 +53,8 @@ export interface RunPlan {
   /** The proxy the approach sends through (started by the caller; not stopped here). */
   proxy?: ProxyHandle;
   events?: readonly ScenarioEvent[];
+  /** A driver spawned (and waited for) by the caller, so the run starts the moment it is sent. */
+  driver?: DriverProcess;
   onProgress?(progress: RunProgress): void;
   onEvent?(label: string): void;
 }
@@ -81,7 +83,7 @@ export interface ApproachResult extends DriverResult {
 /** Run one plan to completion; the driver process is gone when this settles. */
 export async function runPlan(plan: RunPlan): Promise<ApproachResult> {
   const { spec, fleet, proxy } = plan;
-  const driver = DriverProcess.spawn();
+  const driver = plan.driver ?? DriverProcess.spawn();
   const timers: NodeJS.Timeout[] = [];
   const events: Array<{ t: number; label: string }> = [];
   // Readings taken at the window's edges, in order (each may wait on the OS or an admin API).
@@ -117,7 +119,7 @@ export async function runPlan(plan: RunPlan): Promise<ApproachResult> {
           if (message.phase === 'measure') {
             fleetAtOpen = fleet?.received ?? 0;
             read(async () => {
-              if (proxy?.pid !== undefined) proxyCpuAtOpen = (await usage(proxy.pid)).cpuMs;
+              if (proxy) proxyCpuAtOpen = (await proxy.usage()).cpuMs;
               proxyRetriesAtOpen = await proxy?.retries();
             });
             for (const event of plan.events ?? []) {
@@ -139,8 +141,8 @@ export async function runPlan(plan: RunPlan): Promise<ApproachResult> {
             }
           } else {
             read(async () => {
-              if (proxy?.pid === undefined || proxyCpuAtOpen === undefined) return;
-              const u = await usage(proxy.pid);
+              if (!proxy || proxyCpuAtOpen === undefined) return;
+              const u = await proxy.usage();
               proxyCpuMs = u.cpuMs - proxyCpuAtOpen;
               proxyRssBytes = Math.max(proxyRssBytes, u.rssBytes);
             });
@@ -148,9 +150,9 @@ export async function runPlan(plan: RunPlan): Promise<ApproachResult> {
           break;
         case 'progress':
           plan.onProgress?.({ ...message, durationMs: spec.durationMs });
-          if (proxy?.pid !== undefined && message.phase === 'measure') {
+          if (proxy && message.phase === 'measure') {
             read(async () => {
-              proxyRssBytes = Math.max(proxyRssBytes, (await usage(proxy.pid!)).rssBytes);
+              proxyRssBytes = Math.max(proxyRssBytes, (await proxy.usage()).rssBytes);
             });
           }
           break;
@@ -202,6 +204,7 @@ export async function runPlan(plan: RunPlan): Promise<ApproachResult> {
 function balancerOf(spec: RunSpec): string | undefined {
   if (spec.approach === 'bare-axios' || spec.approach === 'bare-undici') return 'round-robin (by hand)';
   if (spec.approach === 'haproxy') return 'roundrobin (HAProxy)';
+  if (spec.approach === 'node-proxy') return 'round-robin (node-proxy)';
   const lb = spec.policy.loadBalancer;
   if (typeof lb === 'string') return lb;
   if (lb && typeof lb === 'object' && 'policy' in lb && typeof lb.policy === 'string') return lb.policy;
@@ -245,7 +248,7 @@ export async function runApproach(run: ApproachRun): Promise<ApproachResult> {
   try {
     fleet = run.shared?.fleet ?? (scenario ? await Fleet.start(scenario.fleet) : undefined);
     const urls = run.target?.urls ?? fleet?.urls ?? [];
-    if (approach === 'mesh-sidecar' || approach === 'haproxy') {
+    if (isProxied(approach)) {
       proxy = run.shared?.proxies[approach];
       if (!proxy) {
         proxy = await startProxy(

@@ -12,6 +12,7 @@ export type ApproachKind =
   | 'fat-client'
   | 'fat-client-undici'
   | 'mesh-sidecar'
+  | 'node-proxy'
   | 'haproxy';
 
 /** Human names for the approaches, as the table and the report show them. */
@@ -21,6 +22,7 @@ export const APPROACH_LABELS: Record<ApproachKind, string> = {
   'fat-client': 'fat client',
   'fat-client-undici': 'fat client (undici transport)',
   'mesh-sidecar': 'mesh-sidecar',
+  'node-proxy': 'bare Node proxy (floor)',
   haproxy: 'HAProxy sidecar',
 };
 
@@ -44,7 +46,7 @@ export interface RunSpec {
   urls: string[];
   /** The fat client's discovery option (JSON); static over `urls` when absent. */
   discovery?: Record<string, unknown>;
-  /** Where the sidecar listens (mesh-sidecar, haproxy). */
+  /** Where the sidecar listens (mesh-sidecar, node-proxy, haproxy). */
   sidecarUrl?: string;
   /** MeshClient policy options (JSON) for the fat client. */
   policy: Record<string, unknown>;
@@ -120,6 +122,8 @@ export type ToDriver =
 
 /** Driver to orchestrator. */
 export type FromDriver =
+  /** Loaded and listening for a run (sent once, at start). */
+  | { type: 'ready' }
   | { type: 'phase'; phase: 'measure' | 'drain' }
   | {
       type: 'progress';

@@ -3,6 +3,7 @@
  * bare axios at the same concurrency) and the targets, each with what was measured and whether
  * it passes. Nothing is rounded in a target's favour: a missing figure is `n/a`, not a pass.
  */
+import type { MemoryFigure } from '../harness/lifecycle.js';
 import type { MicroResults } from '../harness/micro.js';
 import type { ApproachResult } from '../harness/orchestrate.js';
 import type { ApproachKind } from '../harness/protocol.js';
@@ -51,6 +52,8 @@ export interface TargetCheck {
   /** undefined: not measured in this run. */
   pass: boolean | undefined;
 }
+
+const signed = (mb: number) => `${mb >= 0 ? '+' : ''}${fmt.mb(mb)}`;
 
 const med = (runs: ApproachResult[], f: (r: ApproachResult) => number | undefined) => {
   const values = runs.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
@@ -101,11 +104,21 @@ function find(sections: readonly ResilienceSection[], scenario: string, label: s
   return sections.find((s) => s.scenario === scenario)?.results.find((r) => r.label === label);
 }
 
+/** mesh-sidecar's CPU per request may be at most this many times the floor's. */
+export const FLOOR_CPU_FACTOR = 1.3;
+/** mesh-sidecar's throughput must be at least this share of the floor's. */
+export const FLOOR_THROUGHPUT_SHARE = 0.8;
+/** mesh-sidecar's RSS may exceed the floor's by at most this much, MB. */
+export const FLOOR_RSS_HEADROOM_MB = 20;
+/** "Flat under load": RSS after the overhead runs at most this many times RSS after warm-up. */
+export const FLAT_RSS_FACTOR = 1.1;
+
 /** Every performance and resilience target the project sets itself, measured. */
 export function evaluateTargets(
   overhead: readonly OverheadRun[],
   resilience: readonly ResilienceSection[],
   micro: MicroResults,
+  memory: readonly MemoryFigure[] = [],
 ): TargetCheck[] {
   const rows = overheadRows(overhead);
   const row = (approach: ApproachKind, c: number) =>
@@ -139,13 +152,15 @@ export function evaluateTargets(
     .filter((d) => d.balancer === 'peak-ewma')
     .sort((a, b) => a.endpoints - b.endpoints);
   const worst = Math.max(...ewma.map((d) => d.usPerRequest));
-  const worstAny = micro.decisions.reduce(
-    (w, d) => (d.usPerRequest > w.usPerRequest ? d : w),
-    micro.decisions[0]!,
+  const worstAny = micro.decisions.reduce<(typeof micro.decisions)[number] | undefined>(
+    (w, d) => (w === undefined || d.usPerRequest > w.usPerRequest ? d : w),
+    undefined,
   );
   checks.push({
     target: 'mesh decision cost <= 5 µs per request (peak-ewma, the default)',
-    measured: `${ewma.map((d) => fmt.us(d.usPerRequest)).join(' / ')} at ${ewma.map((d) => d.endpoints.toLocaleString('en')).join(' / ')} endpoints (worst of any balancer: ${fmt.us(worstAny.usPerRequest)}, ${worstAny.balancer} at ${worstAny.endpoints.toLocaleString('en')})`,
+    measured: worstAny
+      ? `${ewma.map((d) => fmt.us(d.usPerRequest)).join(' / ')} at ${ewma.map((d) => d.endpoints.toLocaleString('en')).join(' / ')} endpoints (worst of any balancer: ${fmt.us(worstAny.usPerRequest)}, ${worstAny.balancer} at ${worstAny.endpoints.toLocaleString('en')})`
+      : 'not measured',
     pass: ewma.length ? worst <= 5 : undefined,
   });
   const first = ewma[0];
@@ -153,8 +168,48 @@ export function evaluateTargets(
   const growth = ratio(last?.usPerRequest, first?.usPerRequest);
   checks.push({
     target: 'decision cost flat from 10 to 10,000 endpoints (at 10,000 within 1.5x of 10; peak-ewma)',
-    measured: `${fmt.x(growth)}`,
+    measured: Number.isFinite(growth) ? fmt.x(growth) : 'not measured',
     pass: Number.isFinite(growth) ? growth <= 1.5 : undefined,
+  });
+
+  // Against the floor: what a Node proxy costs anyway is not the mesh's to answer for.
+  for (const c of [1, 32]) {
+    const own = row('mesh-sidecar', c);
+    const floor = row('node-proxy', c);
+    const cpu = ratio(own?.sidecarCpuUs, floor?.sidecarCpuUs);
+    checks.push({
+      target: `mesh-sidecar CPU per request <= ${FLOOR_CPU_FACTOR}x the bare Node proxy's (concurrency ${c})`,
+      measured: Number.isFinite(cpu)
+        ? `${fmt.x(cpu)} (${fmt.us(own?.sidecarCpuUs)} vs ${fmt.us(floor?.sidecarCpuUs)})`
+        : 'not measured',
+      pass: Number.isFinite(cpu) ? cpu <= FLOOR_CPU_FACTOR : undefined,
+    });
+    const tp = ratio(own?.throughput, floor?.throughput);
+    checks.push({
+      target: `mesh-sidecar throughput >= ${FLOOR_THROUGHPUT_SHARE * 100}% of the bare Node proxy's (concurrency ${c})`,
+      measured: Number.isFinite(tp)
+        ? `${fmt.pct(tp)} (${fmt.rps(own?.throughput)} vs ${fmt.rps(floor?.throughput)})`
+        : 'not measured',
+      pass: Number.isFinite(tp) ? tp >= FLOOR_THROUGHPUT_SHARE : undefined,
+    });
+  }
+  const ownMemory = memory.find((m) => m.approach === 'mesh-sidecar');
+  const floorMemory = memory.find((m) => m.approach === 'node-proxy');
+  const measuredRss = ownMemory?.endMb !== undefined && floorMemory?.endMb !== undefined;
+  checks.push({
+    target: `mesh-sidecar RSS <= the bare Node proxy's + ${FLOOR_RSS_HEADROOM_MB} MB (after the overhead runs)`,
+    measured: measuredRss
+      ? `${fmt.mb(ownMemory.endMb)} vs ${fmt.mb(floorMemory.endMb)} (${signed(ownMemory.endMb! - floorMemory.endMb!)})`
+      : 'not measured',
+    pass: measuredRss ? ownMemory.endMb! <= floorMemory.endMb! + FLOOR_RSS_HEADROOM_MB : undefined,
+  });
+  const flat = ratio(ownMemory?.endMb, ownMemory?.warmMb);
+  checks.push({
+    target: `mesh-sidecar RSS flat under load (after the overhead runs <= ${FLAT_RSS_FACTOR}x after warm-up)`,
+    measured: Number.isFinite(flat)
+      ? `${fmt.x(flat)} (${fmt.mb(ownMemory?.warmMb)} after warm-up, ${fmt.mb(ownMemory?.endMb)} after the runs)`
+      : 'not measured',
+    pass: Number.isFinite(flat) ? flat <= FLAT_RSS_FACTOR : undefined,
   });
 
   for (const c of [1, 32]) {

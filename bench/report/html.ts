@@ -7,6 +7,7 @@
 import type { ApproachResult } from '../harness/orchestrate.js';
 import { fmt } from '../harness/stats.js';
 import { comparisonRows } from './table.js';
+import { verdict } from './verdict.js';
 
 /** What the report says about the run besides the results. */
 export interface ReportContext {
@@ -15,6 +16,8 @@ export interface ReportContext {
   command: string;
   facts: Array<[string, string]>;
   notes: string[];
+  /** Where "how to read this report" links: docs/compare.md, relative to the report's folder. */
+  guide: string;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -82,20 +85,25 @@ function lineChart(
       `<text x="${Number(px) + 4}" y="${PAD.top + 12 + 12 * (i % 4)}" class="mlabel">${esc(m.label)}</text>`,
     );
   });
-  for (const s of series) {
-    if (s.points.length === 0) continue;
+  // Widest first, each later line narrower on top: lines that lie on each other (every approach at
+  // 100% success) show as nested bands instead of the last one hiding the rest.
+  series.forEach((s, i) => {
+    if (s.points.length === 0) return;
     const d = s.points
       .map(([px, py], i) => `${i ? 'L' : 'M'}${sx(px).toFixed(1)},${sy(py).toFixed(1)}`)
       .join('');
-    parts.push(`<path d="${d}" stroke="${s.color}" class="series"><title>${esc(s.name)}</title></path>`);
-  }
+    const width = 2 + 2.5 * (series.length - 1 - i);
+    parts.push(
+      `<path d="${d}" stroke="${s.color}" stroke-width="${width}" class="series"><title>${esc(s.name)}</title></path>`,
+    );
+  });
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg>`;
 }
 
 function legend(series: Series[]): string {
   return `<div class="legend">${series
     .map((s) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`)
-    .join('')}</div>`;
+    .join('')} <span class="sub">(drawn widest first, so lines that coincide stay visible)</span></div>`;
 }
 
 /** Log-scale ticks (1, 2, 5 per decade) between `min` and `max`. */
@@ -233,11 +241,15 @@ table{border-collapse:collapse;margin:8px 0}th,td{padding:3px 10px;border-bottom
 th{text-align:left;font-weight:600}td.l{text-align:left;white-space:normal}
 svg{display:block;max-width:100%;height:auto}.plot{fill:#fafafa;stroke:#ccc}.grid{stroke:#e4e4e4}
 .marker{stroke:#999;stroke-dasharray:4 3}.mlabel{font-size:11px;fill:#555}
-.series{fill:none;stroke-width:2}.xtick{font-size:11px;text-anchor:middle;fill:#555}
+.series{fill:none;stroke-linejoin:round}.verdict li{margin:3px 0}.xtick{font-size:11px;text-anchor:middle;fill:#555}
 .ytick{font-size:11px;text-anchor:end;dominant-baseline:middle;fill:#555}.axis{font-size:12px;text-anchor:middle;fill:#333}
 .legend span{margin-right:16px;white-space:nowrap}.legend i{display:inline-block;width:14px;height:4px;margin-right:5px;vertical-align:middle}
 </style></head><body>
 <h1>${esc(ctx.title)}</h1><p class="sub">${esc(ctx.subtitle)}</p>
+<h2>Verdict</h2><ul class="verdict">${verdict(results)
+    .map((line) => `<li>${esc(line)}</li>`)
+    .join('')}</ul>
+<p><a href="${esc(ctx.guide)}">How to read this report</a> (docs/compare.md).</p>
 <h2>Side by side</h2>${table}
 <h2>Latency distribution</h2><p>Every request the caller made, failures included, as an HDR percentile spectrum: read a curve left to right from the median to the tail. Lower is better; a curve that shoots up at 99% means one request in a hundred was slow.</p>${latencyChart(results)}
 <h2>Success over time</h2><p>Share of requests that succeeded, per time bucket; dashed lines mark what happened to the fleet.</p>${successChart(results)}
@@ -245,7 +257,7 @@ svg{display:block;max-width:100%;height:auto}.plot{fill:#fafafa;stroke:#ccc}.gri
 <h2>Failures</h2>${errorsTable(results)}
 <h2>Run</h2><table>${facts}<tr><th>command</th><td class="l"><code>${esc(ctx.command)}</code></td></tr></table>
 <ul>${notes}</ul>
-<p>How to read this report: docs/compare.md. Figures: ${esc(fmt.int(results.length))} approaches, one after another, each with a fresh fleet and a fresh client process.</p>
+<p><a href="${esc(ctx.guide)}">How to read this report: docs/compare.md</a>. Figures: ${esc(fmt.int(results.length))} approaches, one after another, each with a fresh fleet and a fresh client process.</p>
 </body></html>
 `;
 }

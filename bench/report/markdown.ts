@@ -1,13 +1,17 @@
 /**
  * docs/benchmarks.md from one `npm run bench`: machine and command first, then the targets with
- * pass/fail, the overhead table (ratios to bare axios, then absolute figures), one table per
- * resilience scenario, and the micro benchmarks. Regenerated whole on every run.
+ * pass/fail, the overhead table (ratios to bare axios, then absolute figures) and the proxies'
+ * memory, their start-up and scaling over cores, one table per resilience scenario, and the
+ * micro benchmarks. Regenerated whole on every run, but for the sections other commands write.
  */
 
+import type { MemoryFigure, StartupFigure } from '../harness/lifecycle.js';
 import type { MicroResults } from '../harness/micro.js';
 import { SIZES } from '../harness/micro.js';
+import type { ScalingResult } from '../harness/scaling.js';
 import { fmt } from '../harness/stats.js';
 import { type OverheadRun, overheadRows, type ResilienceSection, type TargetCheck } from './analysis.js';
+import { memorySection, scalingSection, startupSection } from './proxy-sections.js';
 import { markdownTable } from './table.js';
 
 export interface BenchReport {
@@ -15,6 +19,7 @@ export interface BenchReport {
   facts: Record<string, string>;
   settings: {
     overhead: { durationMs: number; warmupMs: number; proxyWarmupMs: number; rounds: number };
+    startup?: { seconds: number; concurrency: number };
     resilience: {
       durationMs: number;
       outageMs: number;
@@ -27,6 +32,10 @@ export interface BenchReport {
   notes: string[];
   targets: TargetCheck[];
   overhead: OverheadRun[];
+  /** Absent in reports written before these were measured. */
+  memory?: MemoryFigure[];
+  startup?: StartupFigure[];
+  scaling?: ScalingResult;
   resilience: ResilienceSection[];
   micro: MicroResults;
   elapsedS: number;
@@ -61,14 +70,15 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     'Every approach runs alone (one after another, never concurrently) against a fresh fleet of',
     'loopback `node:http` servers hosted by the orchestrating process, from a fresh client process;',
-    'mesh-sidecar and HAProxy are separate processes. Client CPU is `process.cpuUsage()` of the',
-    'client process, sidecar CPU and RSS come from /proc (pidusage). On a shared 2-core machine',
-    'absolute figures are noise-prone: read the ratios.',
+    'mesh-sidecar, the bare Node proxy (the floor: the least a Node proxy does, bench/harness/node-proxy.ts)',
+    'and HAProxy are separate processes. Client CPU is `process.cpuUsage()` of the client process,',
+    'proxy CPU and RSS come from /proc (pidusage). On a shared 2-core machine absolute figures are',
+    'noise-prone: read the ratios.',
     '',
     '## Targets',
     '',
     markdownTable(
-      ['target (issue 5)', 'measured', 'result'],
+      ['target', 'measured', 'result'],
       report.targets.map((t) => [t.target, t.measured, verdict(t.pass)]),
     ),
     '',
@@ -78,7 +88,7 @@ export function renderMarkdown(report: BenchReport): string {
   out.push(
     '## Overhead',
     '',
-    `Healthy fleet of three, library defaults (peak-ewma, 3 attempts with the retry budget, breakers, 15 s / 5 s timeouts; HAProxy: roundrobin, 2 retries with redispatch, health checks). One fleet, one mesh-sidecar and one HAProxy serve every overhead run (long-lived, as sidecars are; each proxy warmed with ${settings.overhead.proxyWarmupMs / 1000} s of traffic first); each run gets a fresh client process. Closed loop; ${settings.overhead.durationMs / 1000} s measured after ${settings.overhead.warmupMs} ms of client warm-up, ${settings.overhead.rounds} interleaved round(s), medians. "added p50" is the approach's p50 minus bare axios's.`,
+    `Healthy fleet of three, library defaults (peak-ewma, 3 attempts with the retry budget, breakers, 15 s / 5 s timeouts; HAProxy: roundrobin, 2 retries with redispatch, health checks; the bare Node proxy: round-robin, nothing else). One fleet, one mesh-sidecar, one bare Node proxy and one HAProxy serve every overhead run (long-lived, as sidecars are; each proxy warmed with ${settings.overhead.proxyWarmupMs / 1000} s of traffic first); each run gets a fresh client process. Closed loop; ${settings.overhead.durationMs / 1000} s measured after ${settings.overhead.warmupMs} ms of client warm-up, ${settings.overhead.rounds} interleaved round(s), medians. "added p50" is the approach's p50 minus bare axios's.`,
     '',
     markdownTable(
       ['approach', 'concurrency', 'throughput vs bare', 'p50 vs bare', 'added p50', 'CPU/req vs bare'],
@@ -121,6 +131,9 @@ export function renderMarkdown(report: BenchReport): string {
       ]),
     ),
     '',
+    ...memorySection(report.memory),
+    ...startupSection(report.startup, settings.startup),
+    ...scalingSection(report.scaling),
   );
 
   const rs = settings.resilience;
@@ -173,12 +186,22 @@ export function renderMarkdown(report: BenchReport): string {
     }
   }
 
+  out.push(
+    '## Balancing simulation',
+    '',
+    'The balancers on a simulated fleet (`npm run sim` writes this section; see test/balancing/).',
+    '',
+    '<!-- simulation:start -->',
+    '<!-- simulation:end -->',
+    '',
+  );
+
   const { picks, decisions } = report.micro;
   const balancers = [...new Set(picks.map((p) => p.balancer))];
   out.push(
     '## Micro',
     '',
-    'Balancer pick, ns per pick (median of timed batches):',
+    'Balancer pick, ns per pick (median iteration of `vitest bench`, src/balance/pick.bench.ts):',
     '',
     markdownTable(
       ['balancer', ...SIZES.map((n) => `${n.toLocaleString('en')} endpoints`)],
@@ -188,7 +211,7 @@ export function renderMarkdown(report: BenchReport): string {
       ]),
     ),
     '',
-    'Mesh decision cost per request: the pipeline (deadline, retry and budget, balance, breaker, per-try timeout) over a transport that resolves at once, minus that transport called alone; µs per request:',
+    'Mesh decision cost per request: the pipeline (deadline, discovery, retry and budget, balance, breaker, per-try timeout) over a transport that resolves at once, minus that transport called alone (median iterations of `vitest bench`, src/mesh/decision.bench.ts); µs per request:',
     '',
     markdownTable(
       ['balancer', ...SIZES.map((n) => `${n.toLocaleString('en')} endpoints`)],
@@ -202,5 +225,27 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   );
   if (report.notes.length) out.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
+  // The soak (`npm run soak`) and the mTLS cost measurement write their own sections here, heading
+  // included; `keepSections` carries them over.
+  out.push('<!-- soak:start -->', '<!-- soak:end -->', '', '<!-- mtls:start -->', '<!-- mtls:end -->', '');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The sections of docs/benchmarks.md that other commands write (`npm run sim`, `npm run soak`,
+ * the mTLS measurement), carried over from `previous` into `fresh`: each sits between
+ * `<!-- name:start -->` and `<!-- name:end -->`. One with no slot in `fresh` is appended at the
+ * end rather than lost.
+ */
+export function keepSections(fresh: string, previous: string): string {
+  let out = fresh;
+  const section = (name: string, text: string) =>
+    new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->`).exec(text)?.[0];
+  for (const [, name] of previous.matchAll(/<!-- ([a-z]+):start -->/g)) {
+    const kept = section(name!, previous);
+    if (!kept) continue;
+    const slot = section(name!, out);
+    out = slot ? out.replace(slot, () => kept) : `${out.trimEnd()}\n\n${kept}\n`;
+  }
+  return out;
 }

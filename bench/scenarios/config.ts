@@ -18,6 +18,7 @@ const APPROACHES = [
   'fat-client',
   'fat-client-undici',
   'mesh-sidecar',
+  'node-proxy',
   'haproxy',
 ] as const;
 

@@ -5,17 +5,17 @@ import { endpointInfos, makeCall, makeContext, makePool, setReady, tally } from 
 import { type Balancer, untriedFrom, weightedIndex } from './balancer.js';
 import { BALANCER_POLICIES, BALANCERS, type BalancerPolicy } from './options.js';
 
-const POLICIES: BalancerPolicy[] = ['peak-ewma', 'least-request', 'round-robin', 'random', 'ring-hash'];
-
 function build(policy: BalancerPolicy, seed = 7): Balancer {
   return BALANCERS[policy].create(
-    { policy, decay: 10_000, initialRtt: 30, failurePenalty: 1_000 },
+    { policy, decay: 10_000, failurePenalty: 1_000, latencyTolerance: 2 },
     makeContext(seed),
   );
 }
 
-it('registers exactly the documented policies', () => {
-  expect([...BALANCER_POLICIES].sort()).toEqual([...POLICIES].sort());
+it('registers the policies the library documents (and any added since)', () => {
+  expect(BALANCER_POLICIES).toEqual(
+    expect.arrayContaining(['peak-ewma', 'least-request', 'round-robin', 'random', 'ring-hash']),
+  );
 });
 
 /** Calls with and without a hash key, so ring-hash is checked on both of its paths. */
@@ -24,7 +24,8 @@ const callShapes = [
   { name: 'with hashKey', hashKey: (i: number) => `key-${i}` },
 ];
 
-describe.each(POLICIES)('%s balancer contract', (policy) => {
+// Every registered policy keeps the contract: a new one is checked without a line here.
+describe.each(BALANCER_POLICIES)('%s balancer contract', (policy) => {
   it('returns undefined when nothing is ready', () => {
     const balancer = build(policy);
     expect(balancer.pick(makePool(0), makeCall())).toBeUndefined();

@@ -8,7 +8,7 @@ import { MeshEmitter } from '../telemetry/events.js';
 import { type AttemptEvent, type BalanceContext, balance } from './filter.js';
 import { RoundRobinBalancer } from './round-robin.js';
 
-const LOAD = { decay: 10_000, initialRtt: 30, failurePenalty: 1_000 } as const;
+const LOAD = { decay: 10_000, initialRtt: 30, failurePenalty: 1_000, latencyTolerance: 2 } as const;
 
 /** Round-robin picks, with a Peak-EWMA load metric for the filter to record into. */
 function setup(n = 2) {

@@ -1,7 +1,7 @@
 /**
  * Power of two choices (Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing",
  * 2001): draw two distinct ready endpoints at random and send to the one whose load metric is
- * lower. Nearly as good as scanning for the least loaded, in O(1), and without the herding a
+ * lower (or, for a metric that compares, the one it prefers; a tie keeps the first draw). Nearly as good as scanning for the least loaded, in O(1), and without the herding a
  * global minimum causes when many clients share stale load data. Finagle, Linkerd and tower build
  * their least-loaded balancers on it; the metric is a separate {@link Load}, as in tower's
  * `p2c::Balance<Load>`.
@@ -33,6 +33,9 @@ export class P2C implements Balancer {
       if (aTried !== tried.includes(b)) return aTried ? b : a;
     }
     const now = this.ctx.clock.now();
-    return this.load.cost(b, now) < this.load.cost(a, now) ? b : a;
+    const load = this.load;
+    // A tie keeps the first draw: a uniform pick among equals.
+    if (load.compare) return load.compare(b, a, now) < 0 ? b : a;
+    return load.cost(b, now) < load.cost(a, now) ? b : a;
   }
 }

@@ -10,11 +10,11 @@ const DECAY = 10_000;
 const PENALTY = 1_000;
 
 /** Peak-EWMA's state: its estimates, keyed by endpoint, shared by every balancer below. */
-let load = new PeakEwma({ decay: DECAY, initialRtt: 30, failurePenalty: PENALTY });
+let load = new PeakEwma({ decay: DECAY, initialRtt: 30, failurePenalty: PENALTY, latencyTolerance: 2 });
 
 /** A peak-ewma balancer (P2C over the Peak-EWMA load) with the given prior. */
 function peakEwma(ctx: BalancerContext, initialRtt = 30) {
-  load = new PeakEwma({ decay: DECAY, initialRtt, failurePenalty: PENALTY });
+  load = new PeakEwma({ decay: DECAY, initialRtt, failurePenalty: PENALTY, latencyTolerance: 2 });
   return new P2C(load, ctx);
 }
 

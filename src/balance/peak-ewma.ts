@@ -14,10 +14,22 @@ export const peakEwma = defineBalancer({
   tuning: {
     /** peak-ewma: time constant (ms) over which the latency estimate decays. */
     decay: z.number().positive().finite().default(10_000),
-    /** peak-ewma: latency (ms) assumed for an endpoint not yet measured. */
-    initialRtt: z.number().min(0).finite().default(30),
+    /**
+     * peak-ewma: latency (ms) assumed for an endpoint not yet measured. Unset, a new endpoint is
+     * probed at once (Finagle's rule): it takes the next pick it is drawn into while it has nothing
+     * in flight, and none while its probe is out, then ranks by what it measured.
+     * @defaultValue none (probe at once)
+     */
+    initialRtt: z.number().min(0).finite().optional(),
     /** peak-ewma: latency (ms) recorded for a failed attempt, so failing fast does not look fast. */
     failurePenalty: z.number().min(0).finite().default(1_000),
+    /**
+     * peak-ewma: latency estimates within this factor of each other count as the same latency,
+     * and requests in flight per unit of weight decide between the two candidates; beyond it,
+     * latency times load does. `1` compares latencies strictly (Finagle's and tower's rule), which
+     * starves the endpoint with the last slow reply of a set of equals at light load.
+     */
+    latencyTolerance: z.number().min(1).finite().default(2),
   },
   create: (tuning, ctx) => new P2C(new PeakEwma(tuning), ctx),
 });

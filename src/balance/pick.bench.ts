@@ -22,7 +22,7 @@ for (const policy of BALANCER_POLICIES) {
       const pool = new EndpointPool('svc', systemClock);
       pool.update(endpointInfos(size));
       const balancer = BALANCERS[policy].create(
-        { policy, decay: 10_000, initialRtt: 30, failurePenalty: 1_000 },
+        { policy, decay: 10_000, failurePenalty: 1_000, latencyTolerance: 2 },
         { clock: systemClock, random: Math.random },
       );
       let sink = 0;

@@ -1,6 +1,6 @@
-import { text } from 'node:stream/consumers';
 import { AxiosHeaders, type InternalAxiosRequestConfig } from 'axios';
 import { describe, expect, it } from 'vitest';
+import { bodyText } from '../../testkit/body.js';
 import type { Call } from '../core/call.js';
 import { makeCall } from '../core/test-helpers.js';
 import { proxyFaultReply, proxyHeader } from '../sidecar/position.js';
@@ -43,6 +43,6 @@ describe('position adapters', () => {
     const proxied = proxyFaultReply(429);
     expect(proxied.status).toBe(429);
     expect(proxied.headers['x-mesh-fault']).toBe('abort');
-    expect(await text(proxied.body)).toBe('');
+    expect(await bodyText(proxied.body)).toBe('');
   });
 });

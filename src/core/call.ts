@@ -36,9 +36,9 @@ export interface Call<Req = unknown> extends PickRequest {
    * policy's: a caller who gave the request a timeout of its own gave each attempt that long.
    * `undefined` when the request set none.
    */
-  readonly perTry: number | false | undefined;
+  readonly perTry?: number | false | undefined;
   /** Which redirects the transport may follow for this request; `undefined`: none (the sidecar). */
-  readonly redirects: RedirectRule | undefined;
+  readonly redirects?: RedirectRule | undefined;
   /** 1-based attempt number. */
   attempt: number;
   /** Endpoints that earlier attempts of this request went to (shared by all its attempts). */

@@ -37,6 +37,8 @@ export class EndpointPool implements EndpointView {
   minWeight = 1;
   /** True when every endpoint has the same weight (fast unweighted paths apply). */
   uniformWeights = true;
+  /** Clock time of the first update that listed endpoints (they are the service's initial set). */
+  firstSetAt: number | undefined;
   #byId = new Map<string, Endpoint>();
   #watchers: ReadyWatcher[] = [];
 
@@ -72,6 +74,7 @@ export class EndpointPool implements EndpointView {
     }
     this.#byId = next;
     this.all = [...next.values()];
+    if (this.firstSetAt === undefined && next.size > 0) this.firstSetAt = this.clock.now();
     for (const ep of added) this.#place(ep, ep.holds === 0);
     if (added.length || removed.length) changed = true;
     if (changed) {

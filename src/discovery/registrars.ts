@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { MeshError } from '../errors/mesh-error.js';
+import { requirePeer } from '../errors/peer.js';
 import { parseWith } from '../errors/validate.js';
 import { resolveConsulConnection } from './consul/connection.js';
 import { ConsulDiscovery } from './consul/discovery.js';
@@ -17,8 +18,8 @@ export interface RegistrarsContext {
   /** The discovery in use (its Consul agent is the default one). */
   discovery: Discovery;
   clock: Clock;
-  /** Heart-beat and re-registration failures, by the registration they concern. */
-  onError(error: Error, registration: Registration): void;
+  /** Heart-beat and re-registration failures, by the registration they concern; always MeshErrors. */
+  onError(error: MeshError, registration: Registration): void;
 }
 
 export class Registrars {
@@ -59,7 +60,23 @@ export class Registrars {
     }
     let registrar = this.#byAgent.get(key);
     if (!registrar) {
-      const own = { clock, onError };
+      // Registration talks to a Consul agent through the optional `consul` package.
+      requirePeer('consul', 'register()');
+      // A failure the registrar did not already word as a MeshError becomes one, the original as cause.
+      const own = {
+        clock,
+        onError: (error: Error, registration: Registration) =>
+          onError(
+            error instanceof MeshError
+              ? error
+              : new MeshError(
+                  'MESH_DISCOVERY_UNAVAILABLE',
+                  `consul: keeping the registration of "${registration.name}" failed: ${error.message}`,
+                  { service: registration.name, cause: error },
+                ),
+            registration,
+          ),
+      };
       registrar = consul
         ? new ConsulRegistrar({ ...consul, ...own })
         : (discovery as ConsulDiscovery).createRegistrar(own);

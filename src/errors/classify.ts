@@ -61,10 +61,23 @@ export function neverSent(error: unknown): boolean {
 }
 
 /**
- * A transport failure after which the server may have seen the request (a reset, a timeout);
- * the mesh's own refusals other than a timeout are not.
+ * axios's http adapter reports a response cut mid-body (the upstream reset the connection after
+ * sending the head) as `ERR_BAD_RESPONSE` "stream has been aborted", with the response attached:
+ * the request reached the server, as after a reset.
+ */
+function cutMidBody(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; response?: unknown } | undefined;
+  return (
+    e?.code === 'ERR_BAD_RESPONSE' && e.response !== undefined && e.message === 'stream has been aborted'
+  );
+}
+
+/**
+ * A transport failure after which the server may have seen the request (a reset, a timeout, a
+ * response cut mid-body); the mesh's own refusals other than a timeout are not.
  */
 export function maybeSent(error: unknown): boolean {
+  if (cutMidBody(error)) return true;
   const code = errorCode(error);
   if (code === undefined || !MAYBE_SENT.has(code)) return false;
   return !isMeshError(error) || code === 'MESH_TIMEOUT';

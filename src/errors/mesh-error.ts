@@ -24,6 +24,8 @@ export type MeshErrorCode =
   | 'MESH_RATE_LIMITED'
   /** The service's concurrency limit (and its queue) is full. */
   | 'MESH_BULKHEAD_FULL'
+  /** The sidecar is over one of its own limits (connections, retry-buffer bytes): try again later. */
+  | 'MESH_OVERLOADED'
   /** The sidecar could not be reached and no fallback is configured. */
   | 'MESH_SIDECAR_UNREACHABLE'
   /** Discovery could not produce a first endpoint set for the service. */

@@ -4,9 +4,9 @@
  * undici transport). Measures the tail latency with and without hedging, and the load the
  * upstreams actually received.
  */
-import { text } from 'node:stream/consumers';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyText } from '../../testkit/body.js';
 import { Upstream } from '../../testkit/upstream.js';
 import { type BalanceContext, balance } from '../balance/filter.js';
 import { RoundRobinBalancer } from '../balance/round-robin.js';
@@ -118,7 +118,7 @@ async function measure(send: Handler<ProxyRequest, ProxyReply>): Promise<Run> {
       next++;
       const start = performance.now();
       const reply = await get(send);
-      await text(reply.body);
+      await bodyText(reply.body);
       latencies.push(performance.now() - start);
       expect(reply.status).toBe(200);
     }
@@ -170,7 +170,7 @@ describe('hedging against a slow endpoint (loopback)', () => {
       const send = pipeline([held, quick], { delay: 10 }, hedges);
       const reply = await get(send);
       expect(reply.status).toBe(200);
-      expect(JSON.parse(await text(reply.body))).toMatchObject({ upstream: 'quick' });
+      expect(JSON.parse(await bodyText(reply.body))).toMatchObject({ upstream: 'quick' });
       expect(hedges).toHaveLength(1);
       expect([held.count, quick.count]).toEqual([1, 1]);
     } finally {

@@ -15,12 +15,18 @@ export interface Load {
   /** The cost of sending one more request to `ep` now; lower wins. Comparable within one metric. */
   cost(ep: Endpoint, now: number): number;
   /**
+   * Compare two endpoints where a plain cost comparison would steer on noise: negative when `a`
+   * should be preferred, positive for `b`, 0 for a tie (the balancer then keeps its random draw).
+   * Absent: the costs are compared.
+   */
+  compare?(a: Endpoint, b: Endpoint, now: number): number;
+  /**
    * Record one finished attempt: its round-trip time and whether it failed. Absent when the
    * metric reads only what the endpoint already counts (requests in flight).
    */
   observe?(ep: Endpoint, rttMs: number, failed: boolean, now: number): void;
-  /** The metric's latency estimate for `ep` (ms), when it keeps one; shown in snapshots. */
-  latency?(ep: Endpoint, now: number): number;
+  /** The metric's latency estimate for `ep` (ms), when it keeps one and has one; shown in snapshots. */
+  latency?(ep: Endpoint, now: number): number | undefined;
 }
 
 /** Requests in flight, divided by weight (Envoy's weighted least request): tower's `PendingRequests`. */

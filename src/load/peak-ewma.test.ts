@@ -7,9 +7,12 @@ const DECAY = 10_000;
 
 /** A new endpoint's estimate: a 30 ms prior as of `now`. */
 function endpoint(now = 0, prior = 30): Estimate {
-  return new PeakEwma({ decay: DECAY, initialRtt: prior, failurePenalty: 1_000 }).estimate(
-    new Endpoint({ url: 'http://10.0.0.1:80' }, now),
-  );
+  return new PeakEwma({
+    decay: DECAY,
+    initialRtt: prior,
+    failurePenalty: 1_000,
+    latencyTolerance: 2,
+  }).estimate(new Endpoint({ url: 'http://10.0.0.1:80' }, now));
 }
 
 describe('observeRtt', () => {
@@ -114,5 +117,55 @@ describe('currentRtt', () => {
     currentRtt(ep, DECAY * 3, DECAY);
     observeRtt(ep, 40, DECAY * 3, DECAY);
     expect(ep.rtt).toBe(40);
+  });
+});
+
+describe('PeakEwma load', () => {
+  const tuning = { decay: DECAY, failurePenalty: 1_000, latencyTolerance: 2 };
+  const ep = (i = 1) => new Endpoint({ url: `http://10.0.0.${i}:80` }, 0);
+
+  it('probes an endpoint not yet measured: free while idle, out of the running while its probe is out', () => {
+    const load = new PeakEwma(tuning);
+    const fresh = ep();
+    expect(load.cost(fresh, 0)).toBe(0);
+    expect(load.latency(fresh, 0)).toBeUndefined();
+    fresh.inFlight = 1;
+    const measured = ep(2);
+    load.observe(measured, 5_000, false, 0);
+    // Costlier than even a 5 s endpoint, so no herd follows the probe.
+    expect(load.cost(fresh, 0)).toBeGreaterThan(load.cost(measured, 0) * 1_000);
+    fresh.inFlight = 0;
+    load.observe(fresh, 0.4, false, 0);
+    expect(load.cost(fresh, 0)).toBeCloseTo(0.4, 10);
+    expect(load.latency(fresh, 0)).toBeCloseTo(0.4, 10);
+  });
+
+  it('uses the prior instead, when one is set', () => {
+    const load = new PeakEwma({ ...tuning, initialRtt: 30 });
+    const fresh = ep();
+    expect(load.latency(fresh, 0)).toBe(30);
+    fresh.inFlight = 2;
+    expect(load.cost(fresh, 0)).toBeCloseTo(90, 6);
+  });
+
+  it('ranks latencies within the tolerance by load alone, others by latency times load', () => {
+    const load = new PeakEwma(tuning);
+    const [a, b, slow] = [ep(1), ep(2), ep(3)];
+    load.observe(a, 0.3, false, 0);
+    load.observe(b, 0.55, false, 0);
+    load.observe(slow, 5, false, 0);
+    // 0.3 and 0.55 ms are the same latency here: a tie, and then fewer in flight wins.
+    expect(load.compare(a, b, 0)).toBe(0);
+    a.inFlight = 1;
+    expect(load.compare(a, b, 0)).toBeGreaterThan(0);
+    // 10x slower is not the same latency, even with more in flight on the fast one.
+    a.inFlight = 3;
+    expect(load.compare(a, slow, 0)).toBeLessThan(0);
+    // A strict tolerance compares the estimates themselves.
+    const strict = new PeakEwma({ ...tuning, latencyTolerance: 1 });
+    a.inFlight = 0;
+    strict.observe(a, 0.3, false, 0);
+    strict.observe(b, 0.55, false, 0);
+    expect(strict.compare(a, b, 0)).toBeLessThan(0);
   });
 });

@@ -9,6 +9,17 @@
  *
  * Failing fast must not look fast (Finagle pairs this metric with failure accrual for that
  * reason): a failed attempt is recorded as at least `failurePenalty` ms.
+ *
+ * An endpoint not yet measured is probed at once, as Finagle does: it costs nothing while it has
+ * no request in flight, so the next pick it takes part in goes to it, and more than any measured
+ * endpoint while it has one, so no herd follows the probe; its first reply replaces the guess
+ * with a measurement. A made-up prior (Linkerd's 30 ms) instead starves a new endpoint on a LAN,
+ * where measured ones cost well under a millisecond, until the prior decays; it can still be set
+ * (`initialRtt`).
+ *
+ * Two candidates whose estimates are within `latencyTolerance` of each other are ranked by load
+ * alone (see {@link PeakEwma.compare}), so equal endpoints share the traffic evenly at light load
+ * instead of the one with the last slow reply being starved until its estimate decays.
  */
 import { type Endpoint, EndpointSlot } from '../core/endpoint.js';
 import type { Load } from './load.js';
@@ -27,22 +38,54 @@ export interface Estimate {
 export interface PeakEwmaTuning {
   /** Time constant (ms) over which the estimate decays. */
   decay: number;
-  /** Latency (ms) assumed for an endpoint not yet measured. */
-  initialRtt: number;
+  /** Latency (ms) assumed for an endpoint not yet measured; unset: such an endpoint is probed at once. */
+  initialRtt?: number | undefined;
   /** Latency (ms) recorded for a failed attempt. */
   failurePenalty: number;
+  /** Latency estimates within this factor of each other count as equal (load then decides). */
+  latencyTolerance: number;
 }
 
 const ESTIMATE = new EndpointSlot<Estimate>('load.peak-ewma');
+
+/**
+ * The cost of an endpoint not yet measured while a probe is in flight: above any measured cost
+ * (a measured cost is milliseconds times requests in flight), so it waits for the probe's answer.
+ */
+const PROBING = 2 ** 40;
 
 /** Peak-EWMA as a {@link Load}. */
 export class PeakEwma implements Load {
   constructor(private readonly tuning: PeakEwmaTuning) {}
 
   cost(ep: Endpoint, now: number): number {
+    const estimate = this.estimate(ep);
+    if (!estimate.measured && this.tuning.initialRtt === undefined) {
+      return ep.inFlight === 0 ? 0 : PROBING + ep.inFlight;
+    }
     // A zero estimate (idle for many decay periods) must still rank by load.
-    const rtt = this.latency(ep, now) + Number.EPSILON;
+    const rtt = currentRtt(estimate, now, this.tuning.decay) + Number.EPSILON;
     return (rtt * (ep.inFlight + 1)) / ep.weight;
+  }
+
+  /**
+   * Latency estimates within `latencyTolerance` of each other count as the same latency, and
+   * requests in flight per unit of weight decide; beyond it, latency times load does. A peak
+   * estimate of equal endpoints spreads over about a factor of two (each holds the slowest of its
+   * recent replies), and a strict comparison would then starve whichever had the last slow reply
+   * until its estimate decayed, at light load for seconds.
+   */
+  compare(a: Endpoint, b: Endpoint, now: number): number {
+    const ea = this.estimate(a);
+    const eb = this.estimate(b);
+    const probe = this.tuning.initialRtt === undefined;
+    if (probe && (!ea.measured || !eb.measured)) return this.cost(a, now) - this.cost(b, now);
+    const ra = currentRtt(ea, now, this.tuning.decay);
+    const rb = currentRtt(eb, now, this.tuning.decay);
+    if (Math.max(ra, rb) <= this.tuning.latencyTolerance * Math.min(ra, rb)) {
+      return (a.inFlight + 1) / a.weight - (b.inFlight + 1) / b.weight;
+    }
+    return this.cost(a, now) - this.cost(b, now);
   }
 
   observe(ep: Endpoint, rttMs: number, failed: boolean, now: number): void {
@@ -54,15 +97,18 @@ export class PeakEwma implements Load {
     );
   }
 
-  latency(ep: Endpoint, now: number): number {
-    return currentRtt(this.estimate(ep), now, this.tuning.decay);
+  /** The estimate decayed to `now`; `undefined` for an endpoint not yet measured (and no prior set). */
+  latency(ep: Endpoint, now: number): number | undefined {
+    const estimate = this.estimate(ep);
+    if (!estimate.measured && this.tuning.initialRtt === undefined) return undefined;
+    return currentRtt(estimate, now, this.tuning.decay);
   }
 
-  /** The endpoint's estimate, made from the prior as of the endpoint's arrival on first use. */
+  /** The endpoint's estimate, made on first use (from the prior, if set, as of its arrival). */
   estimate(ep: Endpoint): Estimate {
     let estimate = ESTIMATE.get(ep);
     if (!estimate) {
-      estimate = { rtt: this.tuning.initialRtt, stamp: ep.joinedAt, measured: false };
+      estimate = { rtt: this.tuning.initialRtt ?? 0, stamp: ep.joinedAt, measured: false };
       ESTIMATE.set(ep, estimate);
     }
     return estimate;

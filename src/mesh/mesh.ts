@@ -53,7 +53,8 @@ export class Mesh<Req = unknown, Rep extends Reply = Reply> {
   readonly #shutdown = new AbortController();
   readonly #services = new Map<string, ServiceState>();
   readonly #policies = new Map<string, ServicePolicy>();
-  readonly #handlers = new Map<string, Handler<Req, Rep>>();
+  /** Each service's pipeline, per transport it runs over (the position's, or another one). */
+  readonly #handlers = new Map<Handler<Req, Reply> | undefined, Map<string, Handler<Req, Reply>>>();
   /** The options in force: `#base` with the control plane's overrides on top. */
   #options: ResolvedOptions;
   #raw: MeshClientOptions;
@@ -209,13 +210,23 @@ export class Mesh<Req = unknown, Rep extends Reply = Reply> {
     return this.#services.values();
   }
 
-  /** The pipeline of `service` over the position's transport, built on first use and after each change of options. */
-  handler(service: string): Handler<Req, Rep> {
-    let handler = this.#handlers.get(service);
+  /**
+   * The pipeline of `service` over the position's transport, or over `transport` (the sidecar's
+   * upgrade transport), built on first use and again after each change of options.
+   */
+  handler(service: string): Handler<Req, Rep>;
+  handler<R extends Reply>(service: string, transport: Handler<Req, R>): Handler<Req, R>;
+  handler(service: string, transport?: Handler<Req, Reply>): Handler<Req, Reply> {
+    let byService = this.#handlers.get(transport);
+    if (!byService) {
+      byService = new Map();
+      this.#handlers.set(transport, byService);
+    }
+    let handler = byService.get(service);
     if (!handler) {
       const state = this.service(service);
-      handler = pipeline(state, this.position.transport(state.policy));
-      this.#handlers.set(service, handler);
+      handler = pipeline(state, transport ?? this.position.transport(state.policy));
+      byService.set(service, handler);
     }
     return handler;
   }

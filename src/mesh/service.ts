@@ -15,13 +15,14 @@
  */
 import type { Balancer } from '../balance/balancer.js';
 import { BALANCERS, type LoadBalancerPolicy } from '../balance/options.js';
+import { SlowStart } from '../balance/slow-start.js';
 import { BreakerGroup } from '../breaker/group.js';
 import type { Call } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { Endpoint, EndpointSnapshot } from '../core/endpoint.js';
 import { EndpointPool } from '../core/pool.js';
 import type { Discovery, Subscription } from '../discovery/discovery.js';
-import { MeshError } from '../errors/mesh-error.js';
+import { isMeshError, MeshError } from '../errors/mesh-error.js';
 import { LatencyWindow } from '../hedge/latency.js';
 import { Bulkhead } from '../limit/concurrency.js';
 import { TokenBucket } from '../limit/rate.js';
@@ -101,7 +102,10 @@ export class ServiceState {
 
   /** A balancer of this service's policy (each routing subset gets its own). */
   newBalancer(tuning: LoadBalancerPolicy = this.policy.loadBalancer): Balancer {
-    return BALANCERS[tuning.policy].create(tuning, this);
+    const balancer = BALANCERS[tuning.policy].create(tuning, this);
+    if (tuning.slowStart === false) return balancer;
+    const pool = this.pool;
+    return new SlowStart(balancer, tuning.slowStart, this.clock, this.random, () => pool.firstSetAt ?? -1);
   }
 
   /** Apply `policy`: keep what stays on, create what is switched on, release what is switched off. */
@@ -191,7 +195,7 @@ export class ServiceState {
           });
         }
       },
-      (error) => this.events.emit('discovery-error', { service, error }),
+      (error) => this.events.emit('discovery-error', { service, error: asDiscoveryError(error, service) }),
     );
     if (!this.#seen) {
       this.#pending = this.#subscription.ready.then(
@@ -280,4 +284,17 @@ export class ServiceState {
       failures: ep.failures,
     };
   }
+}
+
+/**
+ * The built-in sources report {@link MeshError}s already; a `Discovery` of the user's own may hand
+ * `onError` anything, so listeners get one type: its error becomes the `cause` of a
+ * `MESH_DISCOVERY_UNAVAILABLE`.
+ */
+function asDiscoveryError(error: Error, service: string): MeshError {
+  if (isMeshError(error)) return error;
+  return new MeshError('MESH_DISCOVERY_UNAVAILABLE', `discovery of "${service}" failed: ${error.message}`, {
+    service,
+    cause: error,
+  });
 }

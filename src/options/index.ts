@@ -8,6 +8,7 @@
  */
 import type { z } from 'zod';
 import { parseWith } from '../errors/validate.js';
+import { warnIfPerTryUnreachable } from '../timeout/options.js';
 import { mergeOptions } from './merge.js';
 import { configureSchema, optionsSchema, policySchema } from './schema.js';
 
@@ -34,15 +35,29 @@ export type PolicyOptions = z.input<typeof policySchema>;
  */
 export type ConfigureOptions = z.input<typeof configureSchema>;
 
-/** The policy in force for one service: global options with its overrides merged in, defaults applied. */
+/**
+ * The policy in force for one service: global options with its overrides merged in, defaults applied.
+ * @interface
+ */
 export type ServicePolicy = z.output<typeof policySchema>;
 
-/** Validated options with defaults applied. */
+/**
+ * Validated options with defaults applied.
+ * @interface
+ */
 export type ResolvedOptions = z.output<typeof optionsSchema>;
 
 /** Validate raw options; throws `MESH_BAD_OPTIONS` naming the offending option's path under `root`. */
 export function parseOptions(raw: unknown, root = 'options'): ResolvedOptions {
-  return parseWith(optionsSchema, raw, root) as ResolvedOptions;
+  const options = parseWith(optionsSchema, raw, root) as ResolvedOptions;
+  warnIfPerTryUnreachable(options.timeout, setsPerTry(raw));
+  return options;
+}
+
+/** Whether an options layer names `timeout.perTry` itself (a default never warrants a warning). */
+function setsPerTry(layer: unknown): boolean {
+  const timeout = (layer as { timeout?: unknown } | undefined)?.timeout;
+  return typeof timeout === 'object' && timeout !== null && 'perTry' in timeout;
 }
 
 /** Validate a `configure()` partial; throws `MESH_BAD_OPTIONS` naming the offending path under `root`. */
@@ -57,11 +72,13 @@ export function policyFor(options: ResolvedOptions, raw: MeshClientOptions, serv
   const override = Object.hasOwn(raw.services ?? {}, service) ? raw.services?.[service] : undefined;
   const base = globalPolicy(options);
   if (override === undefined) return base;
-  return parseWith(
+  const policy = parseWith(
     policySchema,
     mergeOptions(base, override),
     `options.services.${service}`,
   ) as ServicePolicy;
+  warnIfPerTryUnreachable(policy.timeout, setsPerTry(raw) || setsPerTry(override));
+  return policy;
 }
 
 const POLICY_KEYS = Object.keys(policySchema.shape) as Array<keyof ServicePolicy>;

@@ -37,7 +37,13 @@ const BREAKER_DEFAULTS = {
   rollingCountBuckets: 10,
   maxEjectionPercent: 50,
 };
-const LB_DEFAULTS = { policy: 'peak-ewma', decay: 10_000, initialRtt: 30, failurePenalty: 1_000 };
+const LB_DEFAULTS = {
+  policy: 'peak-ewma',
+  decay: 10_000,
+  failurePenalty: 1_000,
+  latencyTolerance: 2,
+  slowStart: false,
+};
 
 describe('parseOptions', () => {
   it('applies every default to empty, undefined and null options', () => {

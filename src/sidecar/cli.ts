@@ -8,21 +8,32 @@
  * Logs are JSON lines on stdout, by pino (level from `MESH_LOG_LEVEL`, default `info`): the
  * sidecar's own lifecycle (`listening`, `draining`, `stopped`) and the mesh's events (breakers,
  * discovery errors, fallbacks). pino's `redact` censors credentials and the mesh redacts what it
- * hands over, so no token, Authorization or Cookie value reaches a line.
+ * hands over, so no token, Authorization or Cookie value reaches a line. pino and prom-client
+ * are optional peer dependencies of the library (a fat client needs neither), and the sidecar's
+ * own: without them it exits 2 saying what to install.
+ *
+ * Started through a package manager (`npx mesh-sidecar`, `npm run sidecar`), the sidecar's parent
+ * is a shell under npm, and a SIGTERM to npm ends npm and that shell but not this process. So
+ * then (npm, pnpm and yarn set `npm_lifecycle_event`) it watches its parent: when `process.ppid`
+ * changes, the wrapper is gone and the process was handed to init, and it drains and exits as on
+ * SIGTERM. Started directly (the bin, `exec` in a script, a container's command) it does not:
+ * a supervisor or `nohup` may legitimately outlive.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import type * as Pino from 'pino';
 import { isMeshError } from '../errors/mesh-error.js';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../telemetry/logger.js';
+import { exposureWarnings } from './exposure.js';
 import { Sidecar } from './sidecar.js';
 
 const USAGE = `Usage: mesh-sidecar --config <file.json>
 
 Runs the mesh-client request pipeline (discovery, balancing, breakers, retries, timeouts) as an
-HTTP proxy. Send requests in absolute form (HTTP_PROXY=http://127.0.0.1:15001) or with the
-service in Host (curl -H 'Host: users' http://127.0.0.1:15001/users/42).
+HTTP proxy. Send requests in absolute form, as any client with a proxy set does
+(http_proxy=http://127.0.0.1:15001 curl http://users/users/42: curl reads only the lowercase
+http_proxy), or with the service in Host (curl -H 'Host: users' http://127.0.0.1:15001/users/42).
 
 Options:
   -c, --config <file>  JSON config: MeshClient options plus listen, admin, retryBufferBytes,
@@ -32,6 +43,10 @@ Options:
 
 Environment:
   MESH_LOG_LEVEL       log level: trace, debug, info, warn, error, fatal, silent (default: info)
+
+Needs the packages pino and prom-client beside mesh-client (npm install pino prom-client).
+Run it directly or with exec in containers; started through npx or npm run, it exits when
+its parent goes away.
 
 Admin endpoints (default 127.0.0.1:15000): /healthz, /ready, /stats, /metrics`;
 
@@ -72,7 +87,23 @@ try {
   fail(`${file}: ${(err as Error).message}`);
 }
 
-let logger: ReturnType<typeof pino>;
+// The sidecar's own dependencies, optional for the library: both named at once when missing.
+const missing = ['pino', 'prom-client'].filter((name) => {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length > 0) {
+  fail(
+    `needs the package${missing.length > 1 ? 's' : ''} ${missing.join(' and ')}: npm install ${missing.join(' ')}`,
+  );
+}
+const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
+
+let logger: Pino.Logger;
 try {
   logger = pino({
     name: 'mesh-sidecar',
@@ -101,12 +132,14 @@ try {
   fail(`cannot listen: ${(err as Error).message}`);
 }
 logger.info({ listen: sidecar.address, admin: sidecar.adminAddress }, 'listening');
+for (const warning of exposureWarnings(sidecar.config)) logger.warn({ warning }, 'listener not on loopback');
 
 let stopping = false;
-const stop = (signal: string) => {
+/** Drain and exit; `why` is logged: `{ signal }`, or `{ reason }` when the wrapper went away. */
+const stop = (why: { signal: string } | { reason: string }) => {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, 'draining');
+  logger.info(why, 'draining');
   sidecar.drain().then(
     () => {
       logger.info('stopped');
@@ -118,5 +151,17 @@ const stop = (signal: string) => {
     },
   );
 };
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop({ signal: 'SIGTERM' }));
+process.on('SIGINT', () => stop({ signal: 'SIGINT' }));
+
+/** Under a package manager's wrapper: drain when the wrapper is gone (see the header). */
+const PARENT_CHECK_MS = 1000;
+if (process.env.npm_lifecycle_event !== undefined) {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    stop({ reason: 'parent exited' });
+  }, PARENT_CHECK_MS);
+  watch.unref();
+}

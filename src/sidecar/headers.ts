@@ -49,3 +49,17 @@ export function appendHop(previous: string | string[] | undefined, hop: string):
   if (previous === undefined) return hop;
   return `${Array.isArray(previous) ? previous.join(', ') : previous}, ${hop}`;
 }
+
+/**
+ * The transfer codings of a response other than `chunked`, or undefined when there are none.
+ * The proxy's HTTP client removes the chunked framing only; the other codings (`gzip, chunked`)
+ * are still on the bytes, so they are sent on with a fresh `chunked` (RFC 9112 section 6.1).
+ */
+export function otherCodings(te: string | string[] | undefined): string | undefined {
+  if (te === undefined) return undefined;
+  const codings = (Array.isArray(te) ? te.join(',') : te)
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'chunked');
+  return codings.length > 0 ? codings.join(', ') : undefined;
+}

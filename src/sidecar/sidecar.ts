@@ -1,8 +1,9 @@
 /**
  * mesh-sidecar: the mesh's request-delivery core behind an HTTP proxy listener, for apps in
- * any language. It builds one {@link Mesh} from the same options a `MeshClient` takes and runs
- * the very same pipeline (deadline, retry, balance, breaker, per-try timeout) over an undici
- * transport, so a service moved between the two positions keeps its policy.
+ * any language. It builds one {@link Mesh} from the same options a `MeshClient` takes, on the
+ * sidecar's position (undici, responses buffered for retries up to a limit), so a service moved
+ * between the two positions keeps its policy. Upgrade requests (WebSocket) run the same pipeline
+ * over a transport that hands back the upgraded socket.
  *
  * Lifecycle: `start()` listens on the proxy and admin addresses; `drain()` (SIGTERM) stops
  * accepting, waits for in-flight requests up to `drainTimeout`, then closes everything.
@@ -15,18 +16,28 @@ import type { Handler } from '../core/call.js';
 import { explain } from '../mesh/explain.js';
 import { Mesh } from '../mesh/mesh.js';
 import type { ConfigureOptions } from '../options/index.js';
+import { redactUrl } from '../telemetry/logger.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
+import { ProxyFront } from './front.js';
 import { handleIngress } from './ingress.js';
+import { serverOptions } from './limits.js';
 import { parseSidecarConfig, type SidecarConfig } from './options.js';
 import { SidecarPosition } from './position.js';
 import { SidecarStats } from './stats.js';
+import { type UpgradeReply, upgradeTransport } from './upgrade.js';
 
 /** The sidecar's state, as `/stats` reports it. */
 export interface SidecarStatsReport {
   listen: string;
   ready: boolean;
   inFlight: number;
+  /** Client connections open now (tunnels included), and refused at the cap since start. */
+  connections: { open: number; refused: number };
+  /** Bytes held in retry buffers now. */
+  bufferedBytes: number;
+  /** Requests refused before routing (unknown service, malformed, CONNECT), by code. */
+  refused: Record<string, number>;
   services: Record<string, unknown>;
 }
 
@@ -38,6 +49,8 @@ export class Sidecar {
   readonly registry: Registry;
   /** @internal What `/stats` reports, per service. */
   readonly stats = new SidecarStats();
+  readonly #upgradeTransport = upgradeTransport();
+  readonly #front: ProxyFront;
   readonly #proxy: http.Server;
   readonly #admin: http.Server;
   #inFlight = 0;
@@ -48,7 +61,12 @@ export class Sidecar {
   constructor(config: unknown) {
     this.config = parseSidecarConfig(config);
     this.registry = sidecarRegistry(this.config.options.telemetry);
-    this.mesh = new Mesh(this.config.mesh, new SidecarPosition(), { registry: this.registry });
+    this.#front = new ProxyFront(this.config);
+    const position = new SidecarPosition({
+      responseBufferBytes: this.config.responseBufferBytes,
+      admission: this.#front.admission,
+    });
+    this.mesh = new Mesh(this.config.mesh, position, { registry: this.registry });
     const ctx = {
       handler: (service: string) => this.#handler(service),
       deadline: (service: string, callerLeftMs: number | undefined) => {
@@ -58,10 +76,13 @@ export class Sidecar {
         return this.mesh.clock.now() + left;
       },
       retryBufferBytes: this.config.retryBufferBytes,
+      maxHeadersCount: this.config.maxHeadersCount,
+      admission: this.#front.admission,
       stats: this.stats,
+      logger: this.mesh.telemetry.logger,
       now: () => this.mesh.clock.now(),
     };
-    this.#proxy = http.createServer((req, res) => {
+    this.#proxy = http.createServer(serverOptions(this.config), (req, res) => {
       this.#inFlight++;
       res.on('close', () => {
         if (--this.#inFlight === 0) this.#idle?.();
@@ -69,6 +90,15 @@ export class Sidecar {
       });
       handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
     });
+    this.#front.attach(
+      this.#proxy,
+      {
+        ...ctx,
+        upgradeHandler: (service: string) => this.#upgradeHandler(service),
+        tunnelIdleTimeout: this.config.tunnelIdleTimeout,
+      },
+      this.stats,
+    );
     this.#admin = http.createServer((req, res) => this.#serveAdmin(req, res));
   }
 
@@ -84,10 +114,23 @@ export class Sidecar {
     return `http://${a.address}:${a.port}`;
   }
 
+  /** Listen on both addresses; a failure names the option (`options.listen` or `options.admin`) and closes both. */
   async start(): Promise<this> {
-    this.#proxy.listen(this.config.listen.port, this.config.listen.host);
-    this.#admin.listen(this.config.admin.port, this.config.admin.host);
-    await Promise.all([once(this.#proxy, 'listening'), once(this.#admin, 'listening')]);
+    const listen = async (server: http.Server, name: 'listen' | 'admin') => {
+      const { host, port } = this.config[name];
+      server.listen(port, host);
+      try {
+        await once(server, 'listening');
+      } catch (err) {
+        throw new Error(`options.${name} (${host}:${port}): ${(err as Error).message}`, { cause: err });
+      }
+    };
+    const results = await Promise.allSettled([listen(this.#proxy, 'listen'), listen(this.#admin, 'admin')]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.close();
+      throw failed.reason;
+    }
     return this;
   }
 
@@ -119,6 +162,7 @@ export class Sidecar {
   async close(): Promise<void> {
     this.#draining = true;
     this.#proxy.closeAllConnections();
+    this.#front.close();
     this.#admin.closeAllConnections();
     await Promise.all([
       new Promise((resolve) => (this.#proxy.listening ? this.#proxy.close(resolve) : resolve(undefined))),
@@ -145,14 +189,29 @@ export class Sidecar {
       services[name] = {
         ...(this.stats.get(name) ?? { requests: 0 }),
         policy: explain(name, this.mesh.policy(name), this.mesh.options, 'sidecar'),
-        endpoints: runtime?.snapshot() ?? [],
+        // An endpoint URL may carry credentials (`http://user:pass@host`): never shown.
+        endpoints: (runtime?.snapshot() ?? []).map((e) => ({
+          ...e,
+          id: redactUrl(e.id),
+          url: redactUrl(e.url),
+        })),
       };
     }
-    return { listen: this.address, ready: !this.#draining, inFlight: this.#inFlight, services };
+    const { admission } = this.#front;
+    return {
+      listen: this.address,
+      ready: !this.#draining,
+      inFlight: this.#inFlight,
+      connections: { open: admission.connections, refused: admission.refusedConnections },
+      bufferedBytes: admission.buffered,
+      refused: this.stats.refused(),
+      services,
+    };
   }
 
   /** Services the sidecar forwards to: those discovery lists, and those named under `services`. */
   routes(service: string): boolean {
+    // Own keys only: `constructor` or `__proto__` in Host must not pass as a configured service.
     return (
       this.mesh.discovery.knows?.(service) === true || Object.hasOwn(this.mesh.options.services, service)
     );
@@ -160,6 +219,13 @@ export class Sidecar {
 
   #handler(service: string): Handler<ProxyRequest, ProxyReply> | undefined {
     return !this.mesh.closed && this.routes(service) ? this.mesh.handler(service) : undefined;
+  }
+
+  /** The pipeline for `service` over the upgrade transport (WebSocket handshakes). */
+  #upgradeHandler(service: string): Handler<ProxyRequest, UpgradeReply> | undefined {
+    return !this.mesh.closed && this.routes(service)
+      ? this.mesh.handler(service, this.#upgradeTransport)
+      : undefined;
   }
 
   #serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {

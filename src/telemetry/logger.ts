@@ -100,3 +100,15 @@ export const PINO_REDACT_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
 ];
+
+/** Scheme, then the authority up to its last `@`: the userinfo of a URL. */
+const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/;
+
+/**
+ * `url` without its userinfo (`http://user:pass@host` -> `http://[Redacted]@host`), for what
+ * shows endpoint URLs: admin `/stats`, metric labels. A user name alone can be a token, so the
+ * whole userinfo goes. Cheap when there is none (the usual case).
+ */
+export function redactUrl(url: string): string {
+  return url.includes('@') ? url.replace(USERINFO, `$1${REDACTED}@`) : url;
+}

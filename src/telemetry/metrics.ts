@@ -20,15 +20,18 @@
  * Several meshes on one registry (and prefix) share one set of metrics and add to the same series;
  * prom-client would otherwise refuse the second registration of each name.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Call, Filter, Handler, Reply } from '../core/call.js';
 import type { Clock } from '../core/clock.js';
 import type { Endpoint, EndpointState } from '../core/endpoint.js';
 import type { EndpointPool } from '../core/pool.js';
 import { errorCode } from '../errors/classify.js';
 import { MeshError } from '../errors/mesh-error.js';
+import { requirePeer } from '../errors/peer.js';
 import type { MeshEmitter } from './events.js';
 import { codeLabel, METHODS, methodIndex, STATUS_CLASSES, statusClassIndex } from './labels.js';
+import { redactUrl } from './logger.js';
 import {
   type AttemptLabel,
   type Cell,
@@ -89,6 +92,11 @@ export class MeshMetrics {
   readonly #services = new Map<string, ServiceSeries>();
 
   constructor(registry: Registry, prefix: string, buckets: number[]) {
+    // Loaded here, not at module load: the library must load without prom-client.
+    const { Counter, Gauge, Histogram } = requirePeer<typeof PromClient>(
+      'prom-client',
+      'options.telemetry.metrics.registry',
+    );
     const registers = [registry];
     const sources = this.#sources;
     const runtimes = function* () {
@@ -172,8 +180,12 @@ export class MeshMetrics {
           for (const rt of runtimes()) {
             const breakers = rt.breakers;
             if (!breakers) continue;
-            for (const ep of rt.pool.all)
-              this.set({ service: rt.service, endpoint: ep.url }, stateValue(breakers.stateOf(ep)));
+            for (const ep of rt.pool.all) {
+              this.set(
+                { service: rt.service, endpoint: redactUrl(ep.url) },
+                stateValue(breakers.stateOf(ep)),
+              );
+            }
           }
         },
       });
@@ -330,7 +342,7 @@ export class MeshMetrics {
     if (!cell) {
       const labels = {
         service: s.service,
-        endpoint: url,
+        endpoint: eps.label,
         method: METHODS[m]!,
         status_class: STATUS_CLASSES[c]!,
       };
@@ -356,7 +368,7 @@ export class MeshMetrics {
     const c = statusClassIndex(status);
     let cell = eps.attempts[c];
     if (!cell) {
-      cell = { labels: { service: s.service, endpoint: url, status_class: STATUS_CLASSES[c]! }, n: 0 };
+      cell = { labels: { service: s.service, endpoint: eps.label, status_class: STATUS_CLASSES[c]! }, n: 0 };
       eps.attempts[c] = cell;
     }
     cell.n++;
@@ -366,7 +378,7 @@ export class MeshMetrics {
     const eps = this.#series(service).endpoint(url);
     let labels = eps.transitions.get(state);
     if (!labels) {
-      labels = { service, endpoint: url, state };
+      labels = { service, endpoint: eps.label, state };
       eps.transitions.set(state, labels);
     }
     this.transitions.inc(labels);

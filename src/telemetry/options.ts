@@ -102,5 +102,8 @@ export type MetricsOptions = z.input<typeof metricsSchema>;
  */
 export type TracingOptions = z.input<typeof tracingSchema>;
 
-/** {@link TelemetryOptions} validated, defaults applied. */
+/**
+ * {@link TelemetryOptions} validated, defaults applied.
+ * @interface
+ */
 export type ResolvedTelemetry = z.output<typeof telemetrySchema>;

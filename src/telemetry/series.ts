@@ -4,6 +4,7 @@
  */
 import type { LabelValues } from 'prom-client';
 import { STATUS_CLASSES } from './labels.js';
+import { redactUrl } from './logger.js';
 
 export type Labels<T extends string> = LabelValues<T>;
 export type RequestLabel = 'service' | 'endpoint' | 'method' | 'status_class';
@@ -25,11 +26,17 @@ export interface Cell<T extends string> {
 
 /** The series of one endpoint, built once and reused (and removed when it leaves). */
 export class EndpointSeries {
+  /** The `endpoint` label: the URL without any credentials it carries. */
+  readonly label: string;
   /** Index: method index * classes + status class index. */
   readonly requests: Array<Cell<RequestLabel> | undefined> = [];
   /** Index: status class index. */
   readonly attempts: Array<Cell<AttemptLabel> | undefined> = [];
   readonly transitions = new Map<string, Labels<TransitionLabel>>();
+
+  constructor(url: string) {
+    this.label = redactUrl(url);
+  }
 }
 
 /** One service's series. */
@@ -45,7 +52,7 @@ export class ServiceSeries {
   endpoint(url: string): EndpointSeries {
     let series = this.endpoints.get(url);
     if (!series) {
-      series = new EndpointSeries();
+      series = new EndpointSeries(url);
       this.endpoints.set(url, series);
     }
     return series;

@@ -8,8 +8,10 @@
  * registry, served on admin `/metrics`) unless `metrics: false`, and its request spans continue
  * the trace context that arrives with each request.
  */
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
+import { requirePeer } from '../errors/peer.js';
 import type { MeshEmitter } from './events.js';
 import { logEvents } from './log-events.js';
 import { safeLogger } from './logger.js';
@@ -74,6 +76,10 @@ export class Telemetry {
 export function sidecarRegistry(options: ResolvedTelemetry | undefined): Registry {
   const metrics = options?.metrics;
   if (metrics !== false && metrics?.registry) return metrics.registry;
+  const { Registry, collectDefaultMetrics } = requirePeer<typeof PromClient>(
+    'prom-client',
+    'the sidecar (admin /metrics)',
+  );
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return registry;

@@ -10,8 +10,9 @@
 import { EventEmitter } from 'node:events';
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import Consul from 'consul';
+import type Consul from 'consul';
 import { MeshError } from '../../errors/mesh-error.js';
+import { requirePeer } from '../../errors/peer.js';
 
 /** Where the Consul agent is and how to talk to it; shared with `ConsulRegistrar`. */
 export interface ConsulConnectionOptions {
@@ -111,7 +112,12 @@ export function openConsul(options: ConsulConnectionOptions, maxSockets = 4): Co
   const agent = connection.secure
     ? new HttpsAgent({ keepAlive: true, ca, maxSockets })
     : new HttpAgent({ keepAlive: true, maxSockets });
-  const client = new Consul({
+  // An optional peer: loaded only when Consul is used (discovery, registration, control plane).
+  const ConsulClient = requirePeer<typeof Consul>(
+    'consul',
+    'Consul (discovery.consul, register(), controlPlane)',
+  );
+  const client = new ConsulClient({
     host: connection.host,
     port: connection.port,
     secure: connection.secure,

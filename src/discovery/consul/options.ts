@@ -61,12 +61,16 @@ export interface ConsulDiscoveryOptions {
 }
 
 const text = z.string().min(1);
+/** A host name or IP literal: anything else (a space, a path) would fail later inside the HTTP client, unnamed. */
+export const hostName = z
+  .string()
+  .regex(/^([A-Za-z0-9_.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, 'expected a host name or IP address');
 const ms = z.number().positive().finite();
 const pem = z.string().includes('-----BEGIN', { message: 'expected PEM certificate text' });
 
 /** Where the agent is; shared by the discovery block and `register()`'s `consul` block. */
 const connectionFields = {
-  host: text.optional().describe('Agent host.'),
+  host: hostName.optional().describe('Agent host.'),
   port: z.number().int().min(1).max(65535).optional().describe('Agent HTTP(S) port.'),
   secure: z.boolean().optional().describe('Talk HTTPS to the agent.'),
   ca: z

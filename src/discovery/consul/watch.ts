@@ -15,14 +15,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { EndpointInfo } from '../../core/endpoint.js';
 import { MeshError } from '../../errors/mesh-error.js';
 import type { EndpointsListener } from '../discovery.js';
-
-/** One subscription to a view. */
-export interface Subscriber {
-  onUpdate: EndpointsListener;
-  onError: ((error: Error) => void) | undefined;
-  /** Settles `ready`; a no-op once settled. */
-  settle(error?: Error): void;
-}
+import { type Subscriber, Subscribers } from '../subscribers.js';
 
 /** What an answer of `/v1/health/service/:name` brought, already parsed. */
 export interface ServiceAnswer {
@@ -37,9 +30,7 @@ export interface ServiceAnswer {
 
 /** @internal The state of one watched service, shared by all its subscribers. */
 export class ServiceView {
-  readonly #subscribers = new Set<Subscriber>();
-  #endpoints: readonly EndpointInfo[] | undefined;
-  #key = '';
+  readonly #subscribers: Subscribers;
   #lastError: Error | undefined;
   /** Nodes the last answer's instances live on: their node checks matter to this service. */
   nodes: ReadonlySet<string> = new Set();
@@ -58,52 +49,33 @@ export class ServiceView {
     readonly service: string,
     private readonly clock: Clock,
     private readonly initialTimeout: number,
-  ) {}
+  ) {
+    this.#subscribers = new Subscribers(service, 'consul');
+  }
 
   get idle(): boolean {
-    return this.#subscribers.size === 0;
+    return this.#subscribers.idle;
   }
 
   /** Whether a first set was ever applied. */
   get known(): boolean {
-    return this.#endpoints !== undefined;
+    return this.#subscribers.known;
   }
 
   add(
     onUpdate: EndpointsListener,
     onError?: (error: Error) => void,
   ): { subscriber: Subscriber; ready: Promise<void> } {
-    let resolve!: () => void;
-    let reject!: (error: Error) => void;
-    const ready = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Callers may never await `ready`; a rejection nobody listens to must not crash the process.
-    ready.catch(() => {});
     let timer: TimerHandle | undefined;
-    let settled = false;
-    const subscriber: Subscriber = {
-      onUpdate,
-      onError,
-      settle: (error) => {
-        if (settled) return;
-        settled = true;
-        if (timer !== undefined) this.clock.clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
-      },
-    };
-    this.#subscribers.add(subscriber);
-    if (this.#endpoints) {
-      subscriber.settle();
-      onUpdate(this.#endpoints);
-    } else {
+    const added = this.#subscribers.add(onUpdate, onError, () => {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+    });
+    if (!this.known) {
       timer = this.clock.setTimeout(() => {
         timer = undefined;
         const why = this.#lastError ? `: ${this.#lastError.message}` : '';
         const message = `no answer from consul for service "${this.service}" within ${this.initialTimeout} ms${why}`;
-        subscriber.settle(
+        added.subscriber.settle(
           new MeshError('MESH_DISCOVERY_UNAVAILABLE', message, {
             service: this.service,
             cause: this.#lastError,
@@ -111,20 +83,17 @@ export class ServiceView {
         );
       }, this.initialTimeout);
     }
-    return { subscriber, ready };
+    return added;
   }
 
   /** Drop a subscriber; false when it was already gone. */
   remove(subscriber: Subscriber): boolean {
-    if (!this.#subscribers.delete(subscriber)) return false;
-    subscriber.settle(closedError(this.service));
-    return true;
+    return this.#subscribers.remove(subscriber);
   }
 
   /** Settle and forget every subscriber (the discovery is closing). */
   close(): void {
-    for (const subscriber of this.#subscribers) subscriber.settle(closedError(this.service));
-    this.#subscribers.clear();
+    this.#subscribers.close();
   }
 
   /** Apply a successful read. */
@@ -135,31 +104,22 @@ export class ServiceView {
       if (answer.endpoints.length === 0) {
         this.#lastError = error;
         // Never seen: fail the first requests now, saying why, rather than route to nothing.
-        if (!this.#endpoints) for (const s of this.#subscribers) s.settle(error);
-        this.#tell(error);
+        this.#subscribers.failFirst(error, false);
+        this.#subscribers.tell(error);
         return;
       }
-      this.#tell(error);
+      this.#subscribers.tell(error);
     }
     this.nodes = answer.nodes;
     this.#lastError = undefined;
-    const first = this.#endpoints === undefined;
     // Indexes also move for unrelated writes; only a different set is news.
-    if (!first && answer.key === this.#key) return;
-    this.#endpoints = answer.endpoints;
-    this.#key = answer.key;
-    for (const subscriber of [...this.#subscribers]) {
-      // A listener may close another subscription meanwhile; that one must hear nothing more.
-      if (!this.#subscribers.has(subscriber)) continue;
-      subscriber.settle();
-      isolate(() => subscriber.onUpdate(answer.endpoints));
-    }
+    this.#subscribers.publish(answer.endpoints, answer.key);
   }
 
   /** Report a failed read or a failed change feed; the last set stays in force. */
   fail(error: Error, what: string): void {
     this.#lastError = error;
-    this.#tell(
+    this.#subscribers.tell(
       new MeshError(
         'MESH_DISCOVERY_UNAVAILABLE',
         `consul: ${what} for service "${this.service}" failed: ${error.message}`,
@@ -173,14 +133,7 @@ export class ServiceView {
 
   /** Tell every subscriber about trouble that does not end the watch. */
   warn(error: MeshError): void {
-    this.#tell(error);
-  }
-
-  #tell(error: MeshError): void {
-    for (const subscriber of [...this.#subscribers]) {
-      const onError = subscriber.onError;
-      if (onError && this.#subscribers.has(subscriber)) isolate(() => onError(error));
-    }
+    this.#subscribers.tell(error);
   }
 }
 
@@ -194,17 +147,4 @@ function aclError(service: string, empty: boolean): MeshError {
       `the token lacks service:read on "${service}" or node:read on its nodes; ${effect}`,
     { service },
   );
-}
-
-function closedError(service: string): MeshError {
-  return new MeshError('MESH_CLOSED', `the watch of service "${service}" was closed`, { service });
-}
-
-/** Run a listener so that its bug neither stops the watch nor hides: it becomes a process warning. */
-export function isolate(fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    process.emitWarning(error instanceof Error ? error : String(error), 'MeshListenerWarning');
-  }
 }

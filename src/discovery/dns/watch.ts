@@ -21,6 +21,7 @@ import { type Clock, sleep } from '../../core/clock.js';
 import type { EndpointInfo } from '../../core/endpoint.js';
 import { MeshError } from '../../errors/mesh-error.js';
 import type { EndpointsListener } from '../discovery.js';
+import { type Subscriber, Subscribers } from '../subscribers.js';
 import { type DnsAnswer, type DnsTarget, resolveOnce } from './resolve.js';
 
 /** @internal What every watch of one `DnsDiscovery` shares: its validated options. */
@@ -37,12 +38,6 @@ export interface DnsSettings {
   readonly tries: number;
 }
 
-interface Subscriber {
-  onUpdate: EndpointsListener;
-  onError: ((error: Error) => void) | undefined;
-  settle(error?: Error): void;
-}
-
 /** Doublings of the backoff are capped here; `maxRefresh` caps the delay long before. */
 const MAX_DOUBLINGS = 30;
 
@@ -52,12 +47,10 @@ export class DnsWatch {
   readonly #target: DnsTarget;
   readonly #s: DnsSettings;
   readonly #resolver: Resolver;
-  readonly #subscribers = new Set<Subscriber>();
+  readonly #subscribers: Subscribers;
   readonly #abort = new AbortController();
-  #endpoints: readonly EndpointInfo[] | undefined;
-  #key = '';
-  /** Why no first set is known yet, once a first attempt failed. */
-  #firstError: MeshError | undefined;
+  /** How many endpoints the set last published has. */
+  #current = 0;
   /** Attempts in a row that failed or were empty without being a suspect. */
   #misses = 0;
   /** When the current run of empty answers began, while the old set is kept. */
@@ -70,6 +63,7 @@ export class DnsWatch {
     this.#service = service;
     this.#target = target;
     this.#s = settings;
+    this.#subscribers = new Subscribers(service, 'DNS');
     this.#resolver = new Resolver({ timeout: settings.timeout, tries: settings.tries });
     if (settings.servers) this.#resolver.setServers(settings.servers);
   }
@@ -80,47 +74,19 @@ export class DnsWatch {
   }
 
   get idle(): boolean {
-    return this.#subscribers.size === 0;
+    return this.#subscribers.idle;
   }
 
   add(
     onUpdate: EndpointsListener,
     onError?: (error: Error) => void,
   ): { subscriber: Subscriber; ready: Promise<void> } {
-    let resolve!: () => void;
-    let reject!: (error: Error) => void;
-    const ready = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // Callers may never await `ready`; a rejection nobody listens to must not crash the process.
-    ready.catch(() => {});
-    let settled = false;
-    const subscriber: Subscriber = {
-      onUpdate,
-      onError,
-      settle: (error) => {
-        if (settled) return;
-        settled = true;
-        if (error) reject(error);
-        else resolve();
-      },
-    };
-    this.#subscribers.add(subscriber);
-    if (this.#endpoints) {
-      subscriber.settle();
-      onUpdate(this.#endpoints);
-    } else if (this.#firstError) {
-      subscriber.settle(this.#firstError);
-    }
-    return { subscriber, ready };
+    return this.#subscribers.add(onUpdate, onError);
   }
 
   /** Drop a subscriber; false when it was already gone. */
   remove(subscriber: Subscriber): boolean {
-    if (!this.#subscribers.delete(subscriber)) return false;
-    subscriber.settle(closedError(this.#service));
-    return true;
+    return this.#subscribers.remove(subscriber);
   }
 
   start(): void {
@@ -129,9 +95,8 @@ export class DnsWatch {
 
   /** Cancel the query in flight and any pending refresh; resolves once the loop has returned. */
   async stop(): Promise<void> {
-    for (const subscriber of this.#subscribers) subscriber.settle(closedError(this.#service));
-    this.#subscribers.clear();
-    this.#abort.abort(closedError(this.#service));
+    this.#subscribers.close();
+    this.#abort.abort(new MeshError('MESH_CLOSED', `the DNS watch of service "${this.#service}" was closed`));
     this.#resolver.cancel();
     await this.#loop;
   }
@@ -172,12 +137,12 @@ export class DnsWatch {
       );
     }
     const what = nxdomain ? 'does not exist (NXDOMAIN)' : 'has no records';
-    if (this.#endpoints === undefined && nxdomain) {
+    if (!this.#subscribers.known && nxdomain) {
       this.#misses++;
       this.#fail(new Error(`${this.#target.name} ${what}`));
       return this.#backoff();
     }
-    const current = this.#endpoints?.length ?? 0;
+    const current = this.#current;
     if (current > 0) {
       const now = this.#s.clock.now();
       this.#emptySince ??= now;
@@ -198,18 +163,8 @@ export class DnsWatch {
   }
 
   #publish(endpoints: readonly EndpointInfo[]): void {
-    const key = endpoints.map((e) => `${e.url} ${e.weight ?? 1}`).join('\n');
-    const first = this.#endpoints === undefined;
-    this.#firstError = undefined;
-    if (!first && key === this.#key) return;
-    this.#endpoints = endpoints;
-    this.#key = key;
-    for (const subscriber of [...this.#subscribers]) {
-      // A listener may close another subscription meanwhile; that one must hear nothing more.
-      if (!this.#subscribers.has(subscriber)) continue;
-      subscriber.settle();
-      isolate(() => subscriber.onUpdate(endpoints));
-    }
+    this.#current = endpoints.length;
+    this.#subscribers.publish(endpoints, endpoints.map((e) => `${e.url} ${e.weight ?? 1}`).join('\n'));
   }
 
   /** Report trimmed answers and unresolvable SRV targets when they start, not on every refresh. */
@@ -236,18 +191,12 @@ export class DnsWatch {
         `(attempt ${this.#misses}): ${cause.message}`,
       cause,
     );
-    if (this.#endpoints === undefined) {
-      this.#firstError = failure;
-      for (const subscriber of this.#subscribers) subscriber.settle(failure);
-    }
+    this.#subscribers.failFirst(failure, true);
   }
 
   #report(message: string, cause?: Error): MeshError {
     const error = new MeshError('MESH_DISCOVERY_UNAVAILABLE', message, { service: this.#service, cause });
-    for (const subscriber of [...this.#subscribers]) {
-      const onError = subscriber.onError;
-      if (onError && this.#subscribers.has(subscriber)) isolate(() => onError(error));
-    }
+    this.#subscribers.tell(error);
     return error;
   }
 
@@ -263,18 +212,5 @@ export class DnsWatch {
     // Bounded first, jittered second: clients held at maxRefresh drift apart too.
     const bounded = Math.min(maxRefresh, Math.max(minRefresh, base));
     return Math.max(minRefresh, bounded * (1 - jitter * random()));
-  }
-}
-
-function closedError(service: string): MeshError {
-  return new MeshError('MESH_CLOSED', `the DNS watch of service "${service}" was closed`, { service });
-}
-
-/** Run a listener so that its bug neither stops the watch nor hides: it becomes a process warning. */
-function isolate(fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    process.emitWarning(error instanceof Error ? error : String(error), 'MeshListenerWarning');
   }
 }
