@@ -31,7 +31,12 @@ export type MeshErrorCode =
   /** Discovery could not produce a first endpoint set for the service. */
   | 'MESH_DISCOVERY_UNAVAILABLE'
   /** The client was closed before or while the request ran. */
-  | 'MESH_CLOSED';
+  | 'MESH_CLOSED'
+  /**
+   * A response redirected the request where the `redirects` policy does not follow (off the
+   * endpoint the request was sent to); the message names the target's origin only.
+   */
+  | 'MESH_REDIRECT_REFUSED';
 
 /** Context a {@link MeshError} may carry. None of it is secret. */
 export interface MeshErrorDetails {
