@@ -243,6 +243,7 @@ describe('explain()', () => {
     const sidecar = await sidecarFor({
       discovery: { static: { b: [b.url] } },
       axios: { headers: { 'x-app': '1' } },
+      redirects: { follow: 'none' },
     });
     open.push(b, sidecar);
     await raw(sidecar.address, '/', { headers: { host: 'b' } });
@@ -253,6 +254,10 @@ describe('explain()', () => {
     });
     expect(stats.services.b.policy.ignored).toEqual([
       { option: 'axios', reason: 'the sidecar forwards with undici; axios defaults do not apply' },
+      {
+        option: 'redirects',
+        reason: 'the sidecar passes a redirect back to its client, whose own redirect policy follows it',
+      },
     ]);
   });
 });

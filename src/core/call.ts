@@ -132,7 +132,8 @@ export function newCall<Req>(init: CallInit<Req>): Call<Req> {
     deadline: init.deadline,
     perTry: init.perTry,
     redirects: init.redirects,
-    attempt: 0,
+    // The first attempt, also when no retry stage numbers them.
+    attempt: 1,
     tried: [],
     endpoint: undefined,
     subset: undefined,
