@@ -11,6 +11,27 @@ import type { Call } from '../core/call.js';
 import type { MeshError } from '../errors/mesh-error.js';
 import { type Hop, isRelative, markRefused, maxHops, nextHop } from '../redirect/policy.js';
 
+/**
+ * The config one attempt hands axios's http adapter: the caller's own fields, with the attempt's
+ * on top, in a new object (the caller's stays as it was, for `err.config`). Not a spread: axios
+ * merges configs with computed keys, which leaves them in V8's dictionary mode, and spreading one
+ * costs microseconds per attempt; copying key by key costs a fifth of that and gives a
+ * fast-mode object, faster to read for the adapter too. Symbol keys are copied as a spread would.
+ */
+export function attemptConfig(
+  config: InternalAxiosRequestConfig,
+  own: Partial<InternalAxiosRequestConfig>,
+): InternalAxiosRequestConfig {
+  const copy: Record<PropertyKey, unknown> = {};
+  const source = config as unknown as Record<PropertyKey, unknown>;
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) copy[keys[i]!] = source[keys[i]!];
+  for (const symbol of Object.getOwnPropertySymbols(source)) {
+    if (Object.prototype.propertyIsEnumerable.call(source, symbol)) copy[symbol] = source[symbol];
+  }
+  return Object.assign(copy, own) as unknown as InternalAxiosRequestConfig;
+}
+
 /** follow-redirects' hook before each hop: the next hop's options, what answered, what was sent. */
 export type BeforeRedirect = (
   options: Record<string, unknown>,

@@ -18,7 +18,7 @@ import axios, {
 } from 'axios';
 import type { Call, Handler } from '../core/call.js';
 import type { MeshSignal } from '../core/signal.js';
-import { cancelBodyOnAbort, RedirectGuard } from './axios-shared.js';
+import { attemptConfig, cancelBodyOnAbort, RedirectGuard } from './axios-shared.js';
 
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 
@@ -60,15 +60,16 @@ export function axiosTransport(): Handler<InternalAxiosRequestConfig, AxiosRespo
     if (call.headers) config.headers.set(call.headers);
     const endpoint = call.endpoint!.url;
     const redirects = new RedirectGuard(call, endpoint, undefined);
-    let pending = httpAdapter({
-      ...config,
-      baseURL: endpoint + (config.baseURL ?? ''),
-      ...abortWith(call.signal),
-      maxRedirects: redirects.maxRedirects,
-      beforeRedirect: redirects.beforeRedirect,
-      timeout: 0,
-      validateStatus: null,
-    });
+    let pending = httpAdapter(
+      attemptConfig(config, {
+        baseURL: endpoint + (config.baseURL ?? ''),
+        ...abortWith(call.signal),
+        maxRedirects: redirects.maxRedirects,
+        beforeRedirect: redirects.beforeRedirect,
+        timeout: 0,
+        validateStatus: null,
+      }),
+    );
     if (redirects.maxRedirects > 0) pending = pending.catch((err) => redirects.recover(err, config));
     if (config.responseType !== 'stream' || !(config.signal || config.cancelToken)) return pending;
     return pending.then((response) => {

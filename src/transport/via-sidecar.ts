@@ -13,7 +13,7 @@ import axios, {
 } from 'axios';
 import type { Call, Handler } from '../core/call.js';
 import { abortWith } from './axios.js';
-import { RedirectGuard } from './axios-shared.js';
+import { attemptConfig, RedirectGuard } from './axios-shared.js';
 
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 
@@ -27,18 +27,19 @@ export function sidecarTransport(
   return (call: Call<InternalAxiosRequestConfig>) => {
     const config = call.request;
     const redirects = new RedirectGuard(call, base, host);
-    const pending = httpAdapter({
-      ...config,
-      baseURL: base + (config.baseURL ?? ''),
-      headers: AxiosHeaders.from(config.headers)
-        .set(call.headers ?? {})
-        .set('Host', service),
-      ...abortWith(call.signal),
-      maxRedirects: redirects.maxRedirects,
-      beforeRedirect: redirects.beforeRedirect,
-      timeout: 0,
-      validateStatus: null,
-    });
+    const pending = httpAdapter(
+      attemptConfig(config, {
+        baseURL: base + (config.baseURL ?? ''),
+        headers: AxiosHeaders.from(config.headers)
+          .set(call.headers ?? {})
+          .set('Host', service),
+        ...abortWith(call.signal),
+        maxRedirects: redirects.maxRedirects,
+        beforeRedirect: redirects.beforeRedirect,
+        timeout: 0,
+        validateStatus: null,
+      }),
+    );
     return redirects.maxRedirects > 0 ? pending.catch((err) => redirects.recover(err, config)) : pending;
   };
 }
