@@ -1,9 +1,11 @@
 /**
  * Deadlines and per-try timeouts against hanging loopback servers. The mesh runs on a
  * ManualClock, so a test moves time only after the server has the request: no wall-clock waits.
+ * A timeout reaches the caller as axios's timeout error (ECONNABORTED), the mesh's MESH_TIMEOUT
+ * detail as its cause.
  */
-import { CanceledError } from 'axios';
-import { isMeshError, ManualClock, MeshClient, type MeshClientOptions } from 'mesh-client';
+import { AxiosError, CanceledError } from 'axios';
+import { isMeshError, ManualClock, MeshClient, type MeshClientOptions, type MeshError } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
@@ -24,6 +26,15 @@ async function setup(behaviours: Upstream['behaviour'][], options: MeshClientOpt
   return { ups, clock, mesh };
 }
 
+/** The MESH_TIMEOUT a caller's timeout error carries, after checking it is axios's. */
+function meshTimeout(err: unknown) {
+  expect(err).toBeInstanceOf(AxiosError);
+  expect((err as AxiosError).code).toBe('ECONNABORTED');
+  const cause = (err as AxiosError).cause;
+  expect(isMeshError(cause, 'MESH_TIMEOUT')).toBe(true);
+  return cause as MeshError;
+}
+
 describe('total deadline', () => {
   it('fails with MESH_TIMEOUT when a server hangs past the deadline', async () => {
     const { ups, clock, mesh } = await setup([{ kind: 'hang' }], {
@@ -33,8 +44,7 @@ describe('total deadline', () => {
     await ups[0]!.receivedAtLeast(1);
     clock.advance(999);
     clock.advance(1);
-    const err = await pending;
-    expect(isMeshError(err, 'MESH_TIMEOUT')).toBe(true);
+    const err = meshTimeout(await pending);
     expect(err.service).toBe('svc');
     // The deadline timer is gone; what is left is the breakers' shared rotation timer, until close.
     expect(clock.pending).toBe(1);
@@ -54,8 +64,7 @@ describe('total deadline', () => {
     clock.advance(400);
     await ups[2]!.receivedAtLeast(1);
     clock.advance(200);
-    const err = await pending;
-    expect(isMeshError(err, 'MESH_TIMEOUT')).toBe(true);
+    const err = meshTimeout(await pending);
     expect(err.message).toMatch(/deadline passed during attempt 3/);
     expect(ups.map((u) => u.count)).toEqual([1, 1, 1]);
   });
@@ -67,7 +76,9 @@ describe('total deadline', () => {
     const pending = mesh.request({ service: 'svc', url: '/x', timeout: 50 }).catch((e) => e);
     await ups[0]!.receivedAtLeast(1);
     clock.advance(50);
-    expect(isMeshError(await pending, 'MESH_TIMEOUT')).toBe(true);
+    const err = await pending;
+    meshTimeout(err);
+    expect(err.message).toBe('timeout of 50ms exceeded');
   });
 });
 
@@ -94,8 +105,7 @@ describe('per-try timeout', () => {
     const pending = mesh.request({ service: 'svc', method: 'POST', url: '/x', data: {} }).catch((e) => e);
     await ups[0]!.receivedAtLeast(1);
     clock.advance(300);
-    const err = await pending;
-    expect(isMeshError(err, 'MESH_TIMEOUT')).toBe(true);
+    const err = meshTimeout(await pending);
     expect(err.message).toMatch(/attempt 1 timed out after 300 ms/);
     expect(ups[1]!.count).toBe(0);
   });

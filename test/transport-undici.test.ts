@@ -116,7 +116,7 @@ describe("transport: 'undici'", () => {
     expect(up.count).toBe(1);
   });
 
-  it('times out a hung endpoint with MESH_TIMEOUT and frees the attempt', async () => {
+  it('times out a hung endpoint (ECONNABORTED, MESH_TIMEOUT its cause) and frees the attempt', async () => {
     const up = await Upstream.start('hang', { kind: 'hang' });
     open.push(up);
     const clock = new ManualClock();
@@ -124,6 +124,9 @@ describe("transport: 'undici'", () => {
     const pending = mesh.request({ service: 'svc', url: '/' }).catch((e) => e);
     await up.receivedAtLeast(1);
     clock.advance(1_000);
-    expect(isMeshError(await pending, 'MESH_TIMEOUT')).toBe(true);
+    const err = await pending;
+    expect(err).toBeInstanceOf(AxiosError);
+    expect(err.code).toBe('ECONNABORTED');
+    expect(isMeshError(err.cause, 'MESH_TIMEOUT')).toBe(true);
   });
 });

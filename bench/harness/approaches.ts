@@ -76,6 +76,8 @@ export function failureCode(err: unknown): string {
       : `HTTP ${err.response.status}`;
   }
   if (isMeshError(err)) return err.code;
+  // The fat client's timeouts are axios's ECONNABORTED, the mesh's code as their cause.
+  if (isAxiosError(err) && isMeshError(err.cause)) return err.cause.code;
   const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | undefined;
   if (typeof e?.code === 'string' && e.code !== 'ERR_NETWORK' && e.code !== 'ERR_BAD_RESPONSE') return e.code;
   if (typeof e?.cause?.code === 'string') return e.cause.code;

@@ -21,6 +21,7 @@ import { dialsMtls, MeshTls } from '../identity/connect.js';
 import { checkMtls, openIdentity } from '../identity/open.js';
 import type { MtlsPolicy } from '../identity/options.js';
 import type { Mesh } from '../mesh/mesh.js';
+import { attemptConfig } from '../transport/axios-shared.js';
 import { undiciAxiosTransport } from '../transport/axios-undici.js';
 
 type AxiosHandler = Handler<InternalAxiosRequestConfig, AxiosResponse>;
@@ -89,11 +90,10 @@ function withAgents(
   tls: MeshTls,
   mtls: MtlsPolicy,
 ): Call<InternalAxiosRequestConfig> {
-  const request = {
-    ...call.request,
+  const request = attemptConfig(call.request, {
     httpAgent: tls.httpAgent(call.service, mtls, 'http:'),
     httpsAgent: tls.httpAgent(call.service, mtls, 'https:'),
-  } as InternalAxiosRequestConfig;
+  });
   return { ...call, request };
 }
 

@@ -31,6 +31,14 @@ export interface Call<Req = unknown> extends PickRequest {
   signal: MeshSignal;
   /** Absolute deadline on the mesh clock; `Infinity` when none. */
   deadline: number;
+  /**
+   * This request's own limit (ms) for one attempt, which the per-try stage prefers to the
+   * policy's: a caller who gave the request a timeout of its own gave each attempt that long.
+   * `undefined` when the request set none.
+   */
+  readonly perTry?: number | false | undefined;
+  /** Which redirects the transport may follow for this request; `undefined`: none (the sidecar). */
+  readonly redirects?: RedirectRule | undefined;
   /** 1-based attempt number. */
   attempt: number;
   /** Endpoints that earlier attempts of this request went to (shared by all its attempts). */
@@ -47,6 +55,20 @@ export interface Call<Req = unknown> extends PickRequest {
    * Filters replace the object rather than mutate it: attempts share the request's fields.
    */
   headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Which redirects a transport follows for a request, and how many. The fat client's transports
+ * read it; a proxy (the sidecar) passes redirects back to its client instead.
+ */
+export interface RedirectRule {
+  /**
+   * `same-origin`: a relative Location, or one on the origin the request was sent to; `any`:
+   * wherever the Location says; `none`: the 3xx is the response.
+   */
+  readonly follow: 'same-origin' | 'any' | 'none';
+  /** Most redirects followed, unless the request sets its own limit. */
+  readonly max: number;
 }
 
 /** What comes back: the transport's response, whatever its status. */
@@ -87,6 +109,10 @@ export interface CallInit<Req> {
   request: Req;
   signal: MeshSignal;
   deadline: number;
+  /** The request's own per-attempt limit, when it set one. */
+  perTry?: number | false | undefined;
+  /** The redirects the transport may follow; none when absent. */
+  redirects?: RedirectRule | undefined;
 }
 
 /**
@@ -104,7 +130,10 @@ export function newCall<Req>(init: CallInit<Req>): Call<Req> {
     request: init.request,
     signal: init.signal,
     deadline: init.deadline,
-    attempt: 0,
+    perTry: init.perTry,
+    redirects: init.redirects,
+    // The first attempt, also when no retry stage numbers them.
+    attempt: 1,
     tried: [],
     endpoint: undefined,
     subset: undefined,

@@ -33,6 +33,11 @@ export type MeshErrorCode =
   /** The client was closed before or while the request ran. */
   | 'MESH_CLOSED'
   /**
+   * A response redirected the request where the `redirects` policy does not follow (off the
+   * endpoint the request was sent to); the message names the target's origin only.
+   */
+  | 'MESH_REDIRECT_REFUSED'
+  /**
    * A mesh endpoint's certificate does not verify against the trust bundle (another CA, expired,
    * not yet valid): refused during the handshake, before anything was sent.
    */

@@ -8,6 +8,7 @@
  * as users write it, so nothing is dropped without a word.
  */
 import type { ResolvedOptions, ServicePolicy } from '../options/index.js';
+import { redirectsOption } from '../redirect/options.js';
 import type { PositionName } from './position.js';
 import { type PolicyPath, STACK, type Stage, type StageOption } from './stack.js';
 
@@ -35,6 +36,8 @@ export interface PolicyReport {
   /** Options given for this service that this process does not apply, and why. */
   ignored: Array<{ option: string; reason: string }>;
 }
+
+const DEFAULT_REDIRECTS = redirectsOption.parse(undefined);
 
 /** What a part says beyond its layer and setting, when it is in force here. */
 const NOTES: Readonly<Partial<Record<PolicyPath, (setting: unknown) => string | undefined>>> = {
@@ -111,6 +114,13 @@ export function explain(
       ignored.push({
         option: path('axios'),
         reason: 'the sidecar forwards with undici; axios defaults do not apply',
+      });
+    }
+    const { follow, max } = policy.redirects;
+    if (follow !== DEFAULT_REDIRECTS.follow || max !== DEFAULT_REDIRECTS.max) {
+      ignored.push({
+        option: path('redirects'),
+        reason: 'the sidecar passes a redirect back to its client, whose own redirect policy follows it',
       });
     }
   }

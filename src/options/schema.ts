@@ -17,6 +17,7 @@ import { hedgeOption } from '../hedge/options.js';
 import { mtlsOption, tlsOption } from '../identity/options.js';
 import { limitsOption } from '../limit/options.js';
 import { outlierDetectionOption } from '../outlier/options.js';
+import { redirectsOption } from '../redirect/options.js';
 import { retryOption } from '../retry/options.js';
 import { routingOption } from '../route/options.js';
 import { loggerSchema, telemetryOption } from '../telemetry/options.js';
@@ -48,6 +49,11 @@ export const policySchema = z.strictObject({
   timeout: timeoutOption,
   /** axios defaults (headers, params, auth, ...) for every request; the adapter is the mesh's. */
   axios: axiosOption,
+  /**
+   * Which redirects the fat client follows (`follow`) and how many (`max`); the sidecar passes
+   * redirects back to its client.
+   */
+  redirects: redirectsOption,
   /** Concurrency and rate limits of the service. */
   limits: limitsOption,
   /**

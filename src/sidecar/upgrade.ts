@@ -15,8 +15,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Call, Handler, Reply } from '../core/call.js';
-import { IDEMPOTENT_METHODS } from '../core/call.js';
+import { type Call, type Handler, IDEMPOTENT_METHODS, newCall, type Reply } from '../core/call.js';
 import { AttemptSignal } from '../core/signal.js';
 import { MeshError } from '../errors/mesh-error.js';
 import { errorFields } from '../telemetry/logger.js';
@@ -143,7 +142,7 @@ export async function handleUpgrade(
     disconnected.abort(new MeshError('MESH_BAD_REQUEST', 'client went away', { service }));
   socket.once('close', onClose);
   const method = req.method ?? 'GET';
-  const call: Call<ProxyRequest> = {
+  const call: Call<ProxyRequest> = newCall({
     service,
     method,
     path,
@@ -155,11 +154,7 @@ export async function handleUpgrade(
     request: { method, path, headers, body: null },
     signal: disconnected,
     deadline: ctx.deadline(service, deadlineOf(req)),
-    attempt: 0,
-    tried: [],
-    endpoint: undefined,
-    headers: undefined,
-  };
+  });
 
   let reply: UpgradeReply;
   try {

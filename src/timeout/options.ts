@@ -4,9 +4,9 @@ import { z } from 'zod';
 const msOrOff = z.union([z.literal(false), z.number().positive().finite()]);
 
 const timeoutFields = z.strictObject({
-  /** Deadline (ms) over all attempts and backoffs; `false` for none. A request's axios `timeout` overrides it. */
+  /** Deadline (ms) over all attempts and backoffs; `false` for none. A request's axios `timeout` replaces it. */
   total: msOrOff.default(15_000),
-  /** Timeout (ms) of one attempt; `false` for none. */
+  /** Timeout (ms) of one attempt; `false` for none. A request's axios `timeout` replaces it for that request. */
   perTry: msOrOff.default(5_000),
   /**
    * Deadline propagation: each attempt tells the upstream the time it has left in the

@@ -5,6 +5,11 @@
  * the retry policy may then try another endpoint (idempotent requests only, since the first may
  * have been processed).
  *
+ * The limit is the request's own (`call.perTry`, set when the caller gave the request a timeout
+ * of its own: that timeout then bounds each attempt instead of the policy's) or else the
+ * policy's. A limit past what a Node timer can hold (2^31 - 1 ms, about 24.8 days) arms no timer:
+ * Node would fire such a timer at once.
+ *
  * With `propagate`, the attempt's limit also travels to the upstream as `x-mesh-deadline-ms`.
  *
  * Per attempt: one {@link AttemptSignal} and one timer. Shutdown reaches live attempts through
@@ -18,9 +23,12 @@ import { MeshError } from '../errors/mesh-error.js';
 import { deadlineExceeded } from './deadline.js';
 import { DEADLINE_HEADER } from './propagation.js';
 
+/** The longest delay a Node timer takes as it is. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function perTryTimeout(
   clock: Clock,
-  ms: number | false,
+  policyMs: number | false,
   shutdown: AbortSignal,
   propagate = false,
 ): Filter {
@@ -38,6 +46,8 @@ export function perTryTimeout(
       const remaining = call.deadline - clock.now();
       if (remaining <= 0) throw deadlineExceeded(call as Call<unknown>);
       if (shutdown.aborted) throw shutdown.reason;
+      const own = call.perTry;
+      const ms = own === undefined ? policyMs : own;
       const perTry = ms !== false && ms < remaining;
       const limit = perTry ? ms : remaining;
 
@@ -49,18 +59,19 @@ export function perTryTimeout(
         parent.addEventListener('abort', onAbort);
       }
       live.add(signal);
-      const timer = Number.isFinite(limit)
-        ? clock.setTimeout(() => {
-            signal.abort(
-              perTry
-                ? new MeshError('MESH_TIMEOUT', `attempt ${call.attempt} timed out after ${ms} ms`, {
-                    service: call.service,
-                    endpoint: call.endpoint?.url,
-                  })
-                : deadlineExceeded(call as Call<unknown>),
-            );
-          }, limit)
-        : undefined;
+      const timer =
+        limit <= MAX_TIMER_MS
+          ? clock.setTimeout(() => {
+              signal.abort(
+                perTry
+                  ? new MeshError('MESH_TIMEOUT', `attempt ${call.attempt} timed out after ${ms} ms`, {
+                      service: call.service,
+                      endpoint: call.endpoint?.url,
+                    })
+                  : deadlineExceeded(call as Call<unknown>),
+              );
+            }, limit)
+          : undefined;
       call.signal = signal;
       // The upstream learns how long this attempt may take (see propagation.ts).
       if (propagate && timer !== undefined) {

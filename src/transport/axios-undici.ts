@@ -17,20 +17,23 @@
  * then applies NO_PROXY as axios does), `httpVersion: 2`, a custom `transport`,
  * `insecureHTTPParser`, and agents of another class.
  *
- * Redirects are not followed here (a 3xx comes back as a response): which redirects a mesh may
- * follow is decided above the transport. Per request, the fast path adds no stream, timer or
- * listener: meters, decoders and cancellation listeners exist only when a request asks for them.
+ * Redirects are followed as axios follows them, within the mesh's redirect policy (see
+ * undici-redirect.ts). Per request, the fast path adds no stream, timer or listener: meters,
+ * decoders, body recorders and cancellation listeners exist only when a request needs them.
  */
 import { pipeline, Readable, Transform } from 'node:stream';
 import axios, { AxiosError, AxiosHeaders, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import type { Dispatcher } from 'undici';
 import type { Call, Handler } from '../core/call.js';
+import { isRedirect, markRefused, maxHops } from '../redirect/policy.js';
 import { axiosTransport } from './axios.js';
-import { cancelBodyOnAbort, refuseUnexpressible } from './axios-shared.js';
-import { ACCEPT_ENCODING, ACCEPT_ENCODING_ZSTD, bodyData, decoders } from './decode.js';
+import { cancelBodyOnAbort } from './axios-shared.js';
+import { bodyData, decoders } from './decode.js';
 import { Meter, rates } from './meter.js';
 import { type Route, UndiciDispatchers } from './undici-dispatchers.js';
 import { aborted, bodyError, requestError } from './undici-errors.js';
+import { BodyRecorder, type Exchange, followRedirects, type Hops } from './undici-redirect.js';
+import { join, outgoing, UndiciRequest } from './undici-request.js';
 
 type Config = InternalAxiosRequestConfig & {
   httpVersion?: unknown;
@@ -38,36 +41,7 @@ type Config = InternalAxiosRequestConfig & {
   transport?: unknown;
 };
 
-/** Hop-by-hop headers undici manages itself (and refuses from callers). */
-const NOT_SENT = new Set(['keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
-/** A value axios would change: characters outside a byte string, or outer spaces and tabs. */
-const DIRTY = /[^\t\x20-\x7e\x80-\xff]|^[\t ]|[\t ]$/;
-const INVALID = /[^\t\x20-\x7e\x80-\xff]+/g;
 const noop = () => undefined;
-
-/** `response.request` and `error.request`: the request as sent, in ClientRequest's terms. */
-export class UndiciRequest {
-  readonly #headers: Record<string, string | string[]>;
-
-  constructor(
-    readonly method: string,
-    readonly protocol: string,
-    readonly host: string,
-    readonly path: string,
-    headers: Record<string, string | string[]>,
-  ) {
-    // Not enumerable: a logged or serialised error must not carry Authorization.
-    this.#headers = headers;
-  }
-
-  getHeader(name: string): string | string[] | undefined {
-    return this.#headers[name.toLowerCase()];
-  }
-
-  getHeaders(): Record<string, string | string[]> {
-    return { ...this.#headers };
-  }
-}
 
 export function undiciAxiosTransport(
   dispatcher: Dispatcher,
@@ -77,16 +51,19 @@ export function undiciAxiosTransport(
 
   return async (call: Call<InternalAxiosRequestConfig>) => {
     const config = call.request as Config;
-    refuseUnexpressible(config, call.service);
     const base = call.endpoint!.url;
     const protocol = base.startsWith('https:') ? 'https:' : 'http:';
     if (needsHttpAdapter(config, protocol)) return fallback(call);
-    const agent = protocol === 'https:' ? config.httpsAgent : config.httpAgent;
-    const route = dispatchers.route(protocol, agent, config.lookup, config.family, config);
+    const route = routeFor(dispatchers, protocol, config);
     if (!route) return fallback(call);
     if (call.headers) config.headers.set(call.headers);
-    return send(call, config, base, protocol, route);
+    return send(call, config, base, protocol, route, dispatchers);
   };
+}
+
+function routeFor(dispatchers: UndiciDispatchers, protocol: string, config: Config): Route | undefined {
+  const agent = protocol === 'https:' ? config.httpsAgent : config.httpAgent;
+  return dispatchers.route(protocol, agent, config.lookup, config.family, config);
 }
 
 function needsHttpAdapter(config: Config, protocol: string): boolean {
@@ -119,49 +96,13 @@ function proxied(proxy: unknown, protocol: string): boolean {
   );
 }
 
-/** axios's `combineURLs`: one slash between the base and the relative URL. */
-function join(base: string, url: string): string {
-  return url ? `${base.replace(/\/?\/$/, '')}/${url.replace(/^\/+/, '')}` : base;
-}
-
-function clean(value: string): string {
-  return DIRTY.test(value) ? value.replace(INVALID, '').replace(/^[\t ]+|[\t ]+$/g, '') : value;
-}
-
-/** The headers as axios's adapter would send them, plus whether the caller named the two it defaults. */
-function outgoing(config: Config): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  const source = config.headers as unknown as Record<string, unknown>;
-  let agentNamed = false;
-  let encodingNamed = false;
-  for (const name of Object.keys(source)) {
-    const key = name.toLowerCase();
-    const value = source[name];
-    // A header the caller set, even to false (meaning "send none"), is not defaulted.
-    if (key === 'user-agent') agentNamed = value !== undefined;
-    else if (key === 'accept-encoding') encodingNamed = value !== undefined;
-    if (value === undefined || value === null || value === false || NOT_SENT.has(key)) continue;
-    headers[key] = Array.isArray(value) ? value.map((v) => clean(String(v))) : clean(String(value));
-  }
-  if (!agentNamed) headers['user-agent'] = `axios/${axios.VERSION}`;
-  if (!encodingNamed) {
-    const zstd = (config.transitional as { advertiseZstdAcceptEncoding?: boolean } | undefined)
-      ?.advertiseZstdAcceptEncoding;
-    headers['accept-encoding'] = zstd === true ? ACCEPT_ENCODING_ZSTD : ACCEPT_ENCODING;
-  }
-  if (config.auth) {
-    const { username = '', password = '' } = config.auth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  }
-  return headers;
-}
-
 async function send(
   call: Call<InternalAxiosRequestConfig>,
   config: Config,
   base: string,
   protocol: string,
   route: Route,
+  dispatchers: UndiciDispatchers,
 ): Promise<AxiosResponse> {
   const method = (config.method ?? 'get').toUpperCase();
   // As the adapter: the URL parser resolves dot segments, encodes what needs it, drops the fragment.
@@ -181,8 +122,12 @@ async function send(
   }
   const headers = outgoing(config);
   const request = new UndiciRequest(method, protocol, target.host, path, headers);
-  const body = requestBody(config, headers);
-
+  // A streamed body is kept while it is sent only when a redirect could send it again.
+  const recorder =
+    config.data instanceof Readable && maxHops(call.redirects, config.maxRedirects) > 0
+      ? new BodyRecorder()
+      : undefined;
+  const body = requestBody(config, headers, recorder);
   let res: Dispatcher.ResponseData;
   try {
     res = await route.dispatcher.request({
@@ -198,16 +143,59 @@ async function send(
   } catch (err) {
     throw requestError(err, call.signal.aborted, config, request, headers);
   }
-  return receive(call, config, method, request, res);
+  if (!isRedirect(res.statusCode, res.headers.location)) return receive(call, config, method, request, res);
+  const max = maxHops(call.redirects, config.maxRedirects);
+  if (max === 0) return receive(call, config, method, request, res);
+  const first: Exchange<UndiciRequest> = { origin: target.origin, path, method, headers, body, request };
+  const hops: Hops<UndiciRequest> = {
+    send: (hop) => {
+      const p = hop.origin.startsWith('https:') ? 'https:' : 'http:';
+      return exchange(
+        call,
+        config,
+        p === protocol ? route : (routeFor(dispatchers, p, config) ?? route),
+        hop,
+      );
+    },
+    describe: (m, url, h) => new UndiciRequest(m, url.protocol, url.host, url.pathname + url.search, h),
+  };
+  const last = await followRedirects(call, first, res, max, hops, recorder);
+  const response = await receive(call, config, last.hop.method, last.hop.request, last.res);
+  return last.refusal ? markRefused(response, last.refusal) : response;
+}
+
+/** One redirected hop on the wire; its failures in axios's terms. */
+async function exchange(
+  call: Call<InternalAxiosRequestConfig>,
+  config: Config,
+  route: Route,
+  hop: Exchange<UndiciRequest>,
+): Promise<Dispatcher.ResponseData> {
+  try {
+    return await route.dispatcher.request({
+      origin: hop.origin,
+      path: hop.path,
+      method: hop.method as Dispatcher.HttpMethod,
+      headers: hop.headers,
+      body: hop.body as Buffer | string | Readable | null,
+      reset: route.reset,
+      // undici takes any object with the AbortSignal shape (see core/signal.ts).
+      signal: call.signal as AbortSignal,
+    });
+  } catch (err) {
+    throw requestError(err, call.signal.aborted, config, hop.request, hop.headers);
+  }
 }
 
 /** The body as undici takes it, checked against `maxBodyLength` and metered when asked. */
 function requestBody(
   config: Config,
   headers: Record<string, string | string[]>,
+  recorder: BodyRecorder | undefined,
 ): Buffer | string | Readable | null {
   let data = config.data as string | Uint8Array | ArrayBuffer | Readable | null | undefined;
   if (data === undefined || data === null) return null;
+  if (recorder) data = pipeline(data as Readable, recorder, noop);
   if (data instanceof ArrayBuffer) data = Buffer.from(data);
   const maxBody = config.maxBodyLength ?? -1;
   const { up } = config.maxRate ? rates(config.maxRate) : { up: undefined };

@@ -5,8 +5,8 @@
  * aborted" (or ECONNRESET "aborted" where axios's own stream pipeline sees it first); a
  * malformed response is an HPE_* parse error; invalid headers are Node's TypeError; everything
  * else is wrapped with `AxiosError.from`, keeping its code. An abort through the attempt's signal
- * is left as it is (the filters above know its reason); undici's own abort error is axios's
- * ERR_CANCELED.
+ * is axios's `CanceledError` with the request, as axios's adapter rejects on an abort (the stages
+ * above read why from the signal's reason); so is undici's own abort error.
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { AxiosError, type AxiosResponse, CanceledError, type InternalAxiosRequestConfig } from 'axios';
@@ -50,7 +50,8 @@ export function bodyError(
   response: AxiosResponse,
   piped: boolean,
 ): unknown {
-  if (err instanceof AxiosError || aborting) return err;
+  if (aborting) return new CanceledError(undefined, config, response.request);
+  if (err instanceof AxiosError) return err;
   const e = err as Failure;
   if (e.code === 'UND_ERR_ABORTED')
     return withCause(new CanceledError(undefined, config, response.request), e);
@@ -77,7 +78,8 @@ export function requestError(
   request: unknown,
   headers: Record<string, string | string[]>,
 ): unknown {
-  if (err instanceof AxiosError || aborting) return err;
+  if (aborting) return new CanceledError(undefined, config, request);
+  if (err instanceof AxiosError) return err;
   const e = err as Failure;
   switch (e.code) {
     case 'UND_ERR_SOCKET':

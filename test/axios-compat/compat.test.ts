@@ -2,10 +2,6 @@
  * The axios compatibility suite: every case in ./cases against plain axios, the mesh on the
  * default transport and the mesh on `transport: 'undici'`, on real loopback servers. A full run
  * rewrites MATRIX.md beside this file.
- *
- * Cases marked `pending` for a target (a known gap, with its cause) run as expected failures,
- * so the suite stays green while it documents them and turns red when one starts passing;
- * AXIOS_COMPAT_STRICT=1 runs them as ordinary tests.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -14,7 +10,6 @@ import { describeResult, Run, TARGETS } from './support/harness.js';
 import { Matrix } from './support/matrix.js';
 import { Servers } from './support/servers.js';
 
-const STRICT = process.env.AXIOS_COMPAT_STRICT === '1';
 const matrix = new Matrix(CASES);
 let servers: Servers;
 let seq = 0;
@@ -31,9 +26,7 @@ afterAll(async () => {
 for (const c of CASES) {
   describe(c.id, () => {
     for (const target of TARGETS) {
-      const pending = target === 'axios' ? undefined : c.pending?.[target];
-      const test = pending && !STRICT ? it.fails : it;
-      test(
+      it(
         target,
         async () => {
           const run = new Run(c, target, servers, seq++);
@@ -49,7 +42,6 @@ for (const c of CASES) {
           matrix.record(c.id, target, {
             pass: failure === undefined,
             observed: describeResult(result) + why,
-            pending,
           });
           await run.close();
           if (failure !== undefined) throw failure;

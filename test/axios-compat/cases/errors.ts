@@ -10,9 +10,6 @@ import { expect } from 'vitest';
 import { axiosError, refused, rejects, resolves } from '../support/expect.js';
 import type { Case } from '../support/harness.js';
 
-const CONFIG =
-  "client: a transport failure's err.config is the transport's copy (timeout 0, validateStatus null, endpoint baseURL)";
-
 export const errors: Case[] = [
   {
     id: 'errors/404',
@@ -90,7 +87,17 @@ export const errors: Case[] = [
         expect(err.config?.baseURL).toBe(c.mesh ? undefined : c.origin);
       },
     }),
-    pending: { mesh: CONFIG },
+  },
+  {
+    id: 'errors/config-on-body-error',
+    run: (c) => c.request({ url: '/cut', timeout: 4321, headers: { 'x-mark': 'm' } }),
+    expect: axiosError('ERR_BAD_RESPONSE', 'stream has been aborted', {
+      check: (err) => {
+        expect(err.config?.timeout).toBe(4321);
+        expect(typeof err.config?.validateStatus).toBe('function');
+        expect(err.response?.config).toBe(err.config);
+      },
+    }),
   },
   {
     id: 'errors/response-absent-on-network-error',

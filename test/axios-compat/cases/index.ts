@@ -7,6 +7,7 @@ import { decompress } from './decompress.js';
 import { errors } from './errors.js';
 import { network } from './network.js';
 import { redirects } from './redirects.js';
+import { redirectPolicy } from './redirects-policy.js';
 import { streams } from './streams.js';
 import { timeouts } from './timeouts.js';
 
@@ -15,6 +16,7 @@ export const CASES: readonly Case[] = [
   ...bodies,
   ...decompress,
   ...redirects,
+  ...redirectPolicy,
   ...timeouts,
   ...cancel,
   ...streams,

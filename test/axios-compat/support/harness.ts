@@ -4,8 +4,9 @@
  * - `mesh`: `mesh.service('svc')` of a MeshClient on the default transport (axios's http adapter);
  * - `mesh-undici`: the same with `transport: 'undici'`.
  * Both mesh targets discover the same server through static discovery. A case states its
- * expected outcome once: what plain axios does, or, where a mesh must differ, the documented
- * refusal (`mesh`), which then applies to both mesh targets.
+ * expected outcome once: what plain axios does, or, where a mesh differs on purpose, the
+ * documented behaviour (`mesh`: a refusal, a redirect policy, a timeout model), which then
+ * applies to both mesh targets.
  */
 import { Agent } from 'node:http';
 import https from 'node:https';
@@ -61,13 +62,8 @@ export interface Case {
   run(ctx: Ctx): Promise<unknown>;
   /** What plain axios does (and so what the mesh must do). */
   readonly expect: Expectation;
-  /** A documented refusal where a mesh must differ; applies to both mesh targets. */
+  /** The documented behaviour where a mesh differs on purpose; applies to both mesh targets. */
   readonly mesh?: Expectation;
-  /**
-   * Known not to hold yet on a mesh target, and why (which layer must change). The case then
-   * runs as an expected failure unless AXIOS_COMPAT_STRICT=1.
-   */
-  readonly pending?: Partial<Record<Exclude<TargetName, 'axios'>, string>>;
   readonly timeoutMs?: number;
 }
 
