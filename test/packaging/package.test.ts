@@ -1,7 +1,8 @@
 /**
  * The published package, as a new user meets it: `npm pack`, installed from the tarball into
  * scratch applications, then used from an ES module, from CommonJS (`require()` of the ES module
- * package, Node >= 20.19), from TypeScript compiled to CommonJS and to ESM, with and without the
+ * package: Node >= 20.19; the package itself runs on 20.18), from TypeScript compiled to CommonJS
+ * and to ESM, with and without the
  * optional packages (prom-client, pino, consul), and the `mesh-sidecar` bin started the
  * documented ways and stopped with SIGTERM.
  *
@@ -108,7 +109,8 @@ describe('the tarball', () => {
       expect(pkg.peerDependenciesMeta[name]).toEqual({ optional: true });
       expect(pkg.dependencies[name]).toBeUndefined();
     }
-    expect(pkg.engines.node).toBe('>=20.19');
+    // ES modules work from 20.18; require() of one needs 20.19 (README says so).
+    expect(pkg.engines.node).toBe('>=20.18');
   });
 });
 
