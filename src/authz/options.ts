@@ -6,7 +6,7 @@
  * (`/v1/agent/connect/authorize`) may decide what no local rule matched.
  */
 import { z } from 'zod';
-import { hostName } from '../discovery/consul/options.js';
+import { agentConnectionFields } from '../discovery/consul/options.js';
 import { identityPattern } from '../identity/options.js';
 
 const ms = z.number().positive().finite();
@@ -38,18 +38,9 @@ const intentionsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'expected a Consul service name')
     .optional(),
-  /** Agent host. @defaultValue as `discovery.consul`, else `CONSUL_HTTP_ADDR`, else `'127.0.0.1'` */
-  host: hostName.optional(),
-  /** Agent port. @defaultValue as `discovery.consul`, else `CONSUL_HTTP_ADDR`, else `8500` */
-  port: z.number().int().min(1).max(65535).optional(),
-  /** Talk HTTPS to the agent. @defaultValue as `discovery.consul`, else from the environment */
-  secure: z.boolean().optional(),
-  /** PEM certificate(s) to trust for the agent's HTTPS. @defaultValue the system roots */
-  ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  ...agentConnectionFields,
   /** ACL token with `service:write` on the target. @defaultValue as `discovery.consul`, else `CONSUL_HTTP_TOKEN` */
   token: z.string().min(1).optional(),
-  /** Time limit of one authorize call (ms). @defaultValue `10000` */
-  requestTimeout: ms.optional(),
   /** How long (ms) the agent's answer for one caller certificate is reused before it is asked again. */
   cacheTtl: ms.default(5_000),
   /** Caller certificates whose answers are kept at once (least recently used go first). */

@@ -27,7 +27,7 @@ import {
   openConsul,
   sanitizeConsulError,
 } from '../discovery/consul/connection.js';
-import { hostName } from '../discovery/consul/options.js';
+import { agentConnectionFields } from '../discovery/consul/options.js';
 import { BlockingIndex, backoffDelay, WakeupLimiter } from '../discovery/consul/pace.js';
 
 /** Central configuration from a Consul KV key. */
@@ -53,12 +53,9 @@ export const controlPlaneSchema = z.strictObject({
   key: z.string().min(1).describe('KV key holding the JSON overrides.'),
   consul: z
     .strictObject({
-      host: hostName.optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      secure: z.boolean().optional(),
-      ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+      ...agentConnectionFields,
+      /** ACL token with `key:read` on the key. @defaultValue as `discovery.consul`, else `CONSUL_HTTP_TOKEN` */
       token: z.string().min(1).optional(),
-      requestTimeout: ms.optional(),
     })
     .optional()
     .describe("The agent; default: discovery.consul's connection, else the CONSUL_HTTP_* environment."),

@@ -7,7 +7,7 @@
  *   with mutual TLS, and which identities they may present.
  */
 import { z } from 'zod';
-import { hostName } from '../discovery/consul/options.js';
+import { agentConnectionFields } from '../discovery/consul/options.js';
 import { patternProblem, spiffeIdProblem } from './spiffe.js';
 
 const ms = z.number().positive().finite();
@@ -30,18 +30,9 @@ const pemOrPath = z.string().min(1);
 const consulCaSchema = z.strictObject({
   /** The service whose leaf certificate this workload presents (`/v1/agent/connect/ca/leaf/:service`). Required. */
   service: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a Consul service name'),
-  /** Agent host. @defaultValue the host of `discovery.consul`, else of `CONSUL_HTTP_ADDR`, else `'127.0.0.1'` */
-  host: hostName.optional(),
-  /** Agent HTTP(S) port. @defaultValue the port of `discovery.consul`, else of `CONSUL_HTTP_ADDR`, else `8500` */
-  port: z.number().int().min(1).max(65535).optional(),
-  /** Talk HTTPS to the agent. @defaultValue as `discovery.consul`, else from `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_SSL` */
-  secure: z.boolean().optional(),
-  /** PEM certificate(s) to trust for the agent's HTTPS. @defaultValue the system roots */
-  ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  ...agentConnectionFields,
   /** ACL token with `service:write` on `service`, sent as `X-Consul-Token`. @defaultValue `discovery.consul`'s, else `CONSUL_HTTP_TOKEN` */
   token: z.string().min(1).optional(),
-  /** Time limit of a non-blocking agent call (ms). @defaultValue `10000` */
-  requestTimeout: ms.optional(),
   /** How long one blocking query on the roots or the leaf may wait (ms; Consul's cap: 600000). */
   wait: ms.max(600_000).default(300_000),
   /** First retry delay after a failed query (ms); doubles per failure, with jitter. */

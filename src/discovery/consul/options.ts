@@ -68,6 +68,25 @@ export const hostName = z
 const ms = z.number().positive().finite();
 const pem = z.string().includes('-----BEGIN', { message: 'expected PEM certificate text' });
 
+/**
+ * The agent connection of the blocks that talk to Consul besides discovery (authorization's
+ * intentions, the Connect CA, the control plane); each field defaults to `discovery.consul`'s,
+ * else to the `CONSUL_HTTP_*` environment. Each block adds its own `token` (the permission it
+ * needs differs).
+ */
+export const agentConnectionFields = {
+  /** Agent host. @defaultValue the host of `discovery.consul`, else of `CONSUL_HTTP_ADDR`, else `'127.0.0.1'` */
+  host: hostName.optional(),
+  /** Agent HTTP(S) port. @defaultValue the port of `discovery.consul`, else of `CONSUL_HTTP_ADDR`, else `8500` */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** Talk HTTPS to the agent. @defaultValue as `discovery.consul`, else from `CONSUL_HTTP_ADDR` / `CONSUL_HTTP_SSL` */
+  secure: z.boolean().optional(),
+  /** PEM certificate(s) to trust for the agent's HTTPS. @defaultValue the system roots */
+  ca: z.union([pem, z.array(pem).min(1)]).optional(),
+  /** Time limit of one non-blocking agent call (ms). @defaultValue `10000` */
+  requestTimeout: ms.optional(),
+};
+
 /** Where the agent is; shared by the discovery block and `register()`'s `consul` block. */
 const connectionFields = {
   host: hostName.optional().describe('Agent host.'),
