@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,13 +167,25 @@ export class HAProxy {
 /**
  * Run HAProxy on `config` (the text of a haproxy.cfg) and resolve once `port` accepts
  * connections: HAProxy says nothing when it is ready. Rejects, with HAProxy's own words, when it
- * exits first or does not listen within 10 s.
+ * exits first or does not listen within 10 s. `files` (certificates, keys) are written beside the
+ * config, which names each by `{{name}}`; the folder goes when HAProxy exits.
  */
-export async function spawnHAProxy(config: string, port: number): Promise<ChildProcess> {
+export async function spawnHAProxy(
+  config: string,
+  port: number,
+  files: Record<string, string> = {},
+): Promise<ChildProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-haproxy-'));
+  let text = config;
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    text = text.replaceAll(`{{${name}}}`, path);
+  }
   const file = join(dir, 'haproxy.cfg');
-  writeFileSync(file, config);
+  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
   const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
     stderr += c.toString();
