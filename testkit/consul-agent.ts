@@ -4,7 +4,7 @@
  * agent answers, filtered by the caller's ACLs. Shapes and rules are in consul-catalog.ts.
  */
 import { request, type ServerResponse } from 'node:http';
-import { blockUntil, type Waiters } from './blocking.js';
+import { awaitIndex, type Waiters } from './blocking.js';
 import type { Caller } from './consul-acl.js';
 import {
   agentService,
@@ -211,27 +211,13 @@ export class AgentCatalog {
   }
 
   /** Wait per the blocking rules; the index to report, or undefined when a 400 was answered. */
-  async #block(
+  #block(
     q: URLSearchParams,
     res: ServerResponse,
     reply: Reply,
     index: () => number,
   ): Promise<number | undefined> {
-    const wait = Math.min(parseGoDuration(q.get('wait') ?? '5m') ?? Number.NaN, 600_000);
-    if (Number.isNaN(wait)) {
-      reply(400, 'Invalid wait time');
-      return undefined;
-    }
-    const raw = q.get('index') ?? '0';
-    if (!/^\d+$/.test(raw)) {
-      reply(400, 'Invalid index');
-      return undefined;
-    }
-    const known = Number(raw);
-    if (known > 0 && index() <= known) {
-      await blockUntil(res, this.#s.waiters, () => index() > known, wait + Math.random() * (wait / 16));
-    }
-    return index();
+    return awaitIndex(q, res, reply, this.#s.waiters, index);
   }
 
   #health(name: string, q: URLSearchParams, caller: Caller, reply: Reply, index: number): void {
