@@ -227,13 +227,23 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.notes.length) out.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   // The soak (`npm run soak`) and the mTLS cost measurement write their own sections here, heading
   // included; `keepSections` carries them over.
-  out.push('<!-- soak:start -->', '<!-- soak:end -->', '', '<!-- mtls:start -->', '<!-- mtls:end -->', '');
+  out.push(
+    '<!-- profile:start -->',
+    '<!-- profile:end -->',
+    '',
+    '<!-- soak:start -->',
+    '<!-- soak:end -->',
+    '',
+    '<!-- mtls:start -->',
+    '<!-- mtls:end -->',
+    '',
+  );
   return `${out.join('\n')}\n`;
 }
 
 /**
  * The sections of docs/benchmarks.md that other commands write (`npm run sim`, `npm run soak`,
- * the mTLS measurement), carried over from `previous` into `fresh`: each sits between
+ * `npm run bench:profile`, the mTLS measurement), carried over from `previous` into `fresh`: each sits between
  * `<!-- name:start -->` and `<!-- name:end -->`. One with no slot in `fresh` is appended at the
  * end rather than lost.
  */

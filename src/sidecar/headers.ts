@@ -56,7 +56,8 @@ export function appendHop(previous: string | string[] | undefined, hop: string):
  * are still on the bytes, so they are sent on with a fresh `chunked` (RFC 9112 section 6.1).
  */
 export function otherCodings(te: string | string[] | undefined): string | undefined {
-  if (te === undefined) return undefined;
+  // The common cases, without splitting: no coding, or chunked alone.
+  if (te === undefined || te === 'chunked') return undefined;
   const codings = (Array.isArray(te) ? te.join(',') : te)
     .split(',')
     .map((c) => c.trim().toLowerCase())

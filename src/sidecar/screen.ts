@@ -48,7 +48,9 @@ export function screen(req: IncomingMessage, maxHeadersCount: number): Target | 
     return bad(`more than ${maxHeadersCount} header fields`, 431);
   }
   let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'host') hosts++;
+  // Only four-letter names are lower-cased: one string fewer per header field.
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
   if (hosts > 1) return bad('more than one Host header');
 
   const te = req.headers['transfer-encoding'];
