@@ -1,9 +1,11 @@
 /**
  * mesh-sidecar on two worker processes (`"workers": 2`), the real CLI on port 0: both workers
- * share the one port the primary binds and both serve; the primary's `/stats` and `/metrics` sum
- * theirs; SIGTERM drains a request in flight and every process exits; a worker killed with
- * SIGKILL is logged and replaced while the other serves, `/ready` 503 until the new one listens.
- * Waits are on log lines, process exits and responses, never on time.
+ * share the one port the primary binds (the inbound listener's too) and both serve; the primary's
+ * `/stats` and `/metrics` sum theirs; SIGTERM drains a request in flight and every process exits;
+ * a worker killed with SIGKILL is logged and replaced while the other serves, `/ready` 503 until
+ * the new one listens; workers whose primary is killed finish their requests and exit; under
+ * `npm run` the primary notices npm is gone; a port taken fails the start with exit 2. Waits are
+ * on log lines, process exits and responses, never on time.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Upstream } from '../testkit/upstream.js';
-import { alive } from './packaging/scratch.js';
+import { alive, cleanEnv } from './packaging/scratch.js';
 import { raw } from './support/sidecar.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -286,6 +288,40 @@ describe('mesh-sidecar with "workers": 2', () => {
     expect((await inflight).status).toBe(200);
     await cli.closed;
     for (const w of workers) expect(alive(w.pid as number)).toBe(false);
+  }, 60_000);
+
+  it('under npm run, the primary notices npm is gone, drains the workers and leaves no process', async () => {
+    const up = await Upstream.start('users');
+    upstreams.push(up);
+    const file = join(dir, 'npm.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        discovery: { static: { users: [up.url] } },
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        workers: 2,
+      }),
+    );
+    const npm = spawn('npm', ['run', '--silent', 'sidecar', '--', '--config', file], {
+      cwd: root,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const cli = new Cli(npm);
+    started.push(cli);
+    const listening = await cli.msg('listening');
+    const workers = await Promise.all(
+      [0, 1].map((i) => cli.line((l) => l.msg === 'worker listening' && l.worker === i)),
+    );
+    expect((await raw(listening.listen as string, '/users/1', { headers: { host: 'users' } })).status).toBe(
+      200,
+    );
+    npm.kill('SIGTERM');
+    await cli.closed;
+    expect(await cli.msg('draining')).toMatchObject({ reason: 'parent exited' });
+    expect(cli.lines.map((l) => l.msg)).toContain('stopped');
+    for (const pid of [listening.pid, ...workers.map((w) => w.pid)]) expect(alive(pid as number)).toBe(false);
   }, 60_000);
 
   it('a worker that cannot listen fails the start: exit 2 naming the option', async () => {
