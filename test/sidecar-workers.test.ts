@@ -251,7 +251,7 @@ describe('mesh-sidecar with "workers": 2', () => {
     // sidecar is not ready.
     const ready = await raw(admin, '/ready');
     const back = cli.lines.slice(from).some((l) => l.msg === 'worker listening');
-    if (!back) expect([ready.status, ready.body]).toEqual([503, 'workers up: 1 of 2\n']);
+    if (!back) expect([ready.status, ready.body]).toEqual([503, 'workers ready: 1 of 2\n']);
     for (let i = 0; i < 6; i++) {
       expect((await raw(listen, `/users/${i}`, { headers: { host: 'users' } })).status).toBe(200);
     }
@@ -261,6 +261,34 @@ describe('mesh-sidecar with "workers": 2', () => {
     expect((await raw(admin, '/ready')).status).toBe(200);
     expect((await stats(admin)).perWorker[0]).toMatchObject({ pid: replaced.pid, state: 'up', ready: true });
     expect(alive(first.pid as number)).toBe(false);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  }, 60_000);
+
+  it('a worker signalled itself drains its request, is not ready meanwhile, and is replaced', async () => {
+    const up = await Upstream.start('users', { kind: 'held' });
+    upstreams.push(up);
+    const { cli, listen, admin } = await start('signalled.json', {
+      discovery: { static: { users: [up.url] } },
+      workers: 2,
+    });
+    const first = await cli.line((l) => l.msg === 'worker listening' && l.worker === 0);
+    await cli.line((l) => l.msg === 'worker listening' && l.worker === 1);
+    // Fresh connections go to the workers in turn: one request held in each.
+    const held = [0, 1].map(() => raw(listen, '/slow', { headers: { host: 'users' } }));
+    await up.receivedAtLeast(2);
+    const from = cli.lines.length;
+    process.kill(first.pid as number, 'SIGTERM');
+    expect(await cli.line((l) => l.msg === 'worker draining' && l.worker === 0, from)).toMatchObject({
+      signal: 'SIGTERM',
+    });
+    const ready = await raw(admin, '/ready');
+    expect([ready.status, ready.body]).toEqual([503, 'workers ready: 1 of 2\n']);
+    up.release();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
+    expect(await cli.msg('worker exited', from)).toMatchObject({ worker: 0, code: 0, signal: null });
+    const replaced = await cli.line((l) => l.msg === 'worker listening' && l.worker === 0, from);
+    expect(replaced.pid).not.toBe(first.pid);
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
   }, 60_000);

@@ -28,6 +28,8 @@ export type FromWorker =
   | { type: 'mesh-sidecar/hello' }
   /** The worker's listeners are open (the proxy's address is the one the primary shares). */
   | { type: 'mesh-sidecar/listening'; listen: string; inbound?: string | undefined }
+  /** The worker drains (it was signalled itself): it is not ready any more. */
+  | { type: 'mesh-sidecar/draining' }
   /** The worker could not start (the message says why, naming the option); it exits 2. */
   | { type: 'mesh-sidecar/failed'; message: string }
   | { type: 'mesh-sidecar/report'; id: number; report: SidecarStatsReport }

@@ -53,6 +53,8 @@ interface Slot {
   state: 'starting' | 'up' | 'down';
   /** It said hello: it receives messages. */
   hello: boolean;
+  /** It drains (signalled itself): up, but not ready. */
+  draining: boolean;
   /** When it last came up (the clock's time). */
   upAt: number | undefined;
   /** The delay before its next restart. */
@@ -98,6 +100,7 @@ export class Primary {
       worker: undefined,
       state: 'down' as const,
       hello: false,
+      draining: false,
       upAt: undefined,
       delay: RESTART_MIN_MS,
       timer: undefined,
@@ -208,8 +211,8 @@ export class Primary {
 
   #notReady(): string | undefined {
     if (this.#draining) return 'draining';
-    const up = this.#slots.filter((s) => s.state === 'up').length;
-    return up < this.#slots.length ? `workers up: ${up} of ${this.#slots.length}` : undefined;
+    const up = this.#slots.filter((s) => s.state === 'up' && !s.draining).length;
+    return up < this.#slots.length ? `workers ready: ${up} of ${this.#slots.length}` : undefined;
   }
 
   /** `/metrics`: the workers' registries summed, and the primary's own gauges of its workers. */
@@ -229,6 +232,7 @@ export class Primary {
   #fork(slot: Slot): void {
     slot.state = 'starting';
     slot.hello = false;
+    slot.draining = false;
     slot.upAt = undefined;
     const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) });
     slot.worker = worker;
@@ -265,6 +269,9 @@ export class Primary {
           this.#inbound = message.inbound;
         }
         if (this.#slots.every((s) => s.state === 'up')) this.#starting?.resolve();
+        return;
+      case 'mesh-sidecar/draining':
+        slot.draining = true;
         return;
       case 'mesh-sidecar/failed':
         this.#starting?.reject(new Error(message.message));

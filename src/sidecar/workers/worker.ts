@@ -39,6 +39,8 @@ export async function runWorker(index: number, logger: Logger): Promise<void> {
   const stop = (why: Record<string, unknown>) => {
     if (stopping) return;
     stopping = true;
+    // Told before the line is logged: whoever reads the line asks a primary that knows.
+    send({ type: 'mesh-sidecar/draining' });
     logger.info(why, 'worker draining');
     const done = (code: number) => {
       process.exitCode = code;
