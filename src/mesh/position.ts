@@ -30,6 +30,12 @@ export interface Position<Req = unknown, Rep extends Reply = Reply> {
    * the rules); absent, or `undefined`, where requests do not arrive from other workloads.
    */
   authorization?(service: string): Filter | undefined;
+  /**
+   * This process's share (0 to 1) of limits that bound a whole deployment of several processes:
+   * a sidecar worker of N carries 1/N, so the configured `limits.concurrency` and `limits.rate`
+   * still hold summed over the workers. Absent: the whole limit.
+   */
+  readonly limitShare?: number | undefined;
   /** Release what the position's transports hold (pooled sockets). */
   close?(): Promise<void>;
 }

@@ -25,6 +25,7 @@ import type { Discovery, Subscription } from '../discovery/discovery.js';
 import { isMeshError, MeshError } from '../errors/mesh-error.js';
 import { LatencyWindow } from '../hedge/latency.js';
 import { Bulkhead } from '../limit/concurrency.js';
+import type { ConcurrencyLimitPolicy, LimitsPolicy, RateLimitPolicy } from '../limit/options.js';
 import { TokenBucket } from '../limit/rate.js';
 import type { ServicePolicy } from '../options/index.js';
 import { OutlierDetector } from '../outlier/detector.js';
@@ -133,7 +134,7 @@ export class ServiceState {
     if (policy.hedge === false) this.hedgeBudget = this.retryBudget;
     else this.hedgeBudget = this.retryBudget ?? this.hedgeBudget ?? new RetryBudget(DEFAULT_BUDGET, clock);
 
-    const { concurrency, rate } = policy.limits;
+    const { concurrency, rate } = sharedLimits(policy.limits, this.position.limitShare);
     if (concurrency === false) this.bulkhead = undefined;
     else if (this.bulkhead) this.bulkhead.configure(concurrency);
     else this.bulkhead = new Bulkhead(concurrency, clock);
@@ -284,6 +285,34 @@ export class ServiceState {
       failures: ep.failures,
     };
   }
+}
+
+/**
+ * This process's part of `limits` when it carries `share` of them (a sidecar worker of N):
+ * counts rounded up (a slot stays a slot, at least one), the rate and burst scaled (a burst of at
+ * least one token). Without a share the limits are returned as they are.
+ */
+export function sharedLimits(limits: LimitsPolicy, share: number | undefined): LimitsPolicy {
+  if (share === undefined || share >= 1) return limits;
+  const { concurrency, rate } = limits;
+  return {
+    concurrency: concurrency === false ? false : shareConcurrency(concurrency, share),
+    rate: rate === false ? false : shareRate(rate, share),
+  };
+}
+
+function shareConcurrency(limit: ConcurrencyLimitPolicy, share: number): ConcurrencyLimitPolicy {
+  return {
+    ...limit,
+    maxConcurrent: Math.max(1, Math.ceil(limit.maxConcurrent * share)),
+    maxQueue: Math.ceil(limit.maxQueue * share),
+  };
+}
+
+function shareRate(limit: RateLimitPolicy, share: number): RateLimitPolicy {
+  // The bucket's own default burst (the rate, at least 1) is taken from the whole rate first.
+  const burst = limit.burst ?? Math.max(1, limit.rate);
+  return { rate: limit.rate * share, burst: Math.max(1, burst * share) };
 }
 
 /**

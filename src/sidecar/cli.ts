@@ -18,7 +18,13 @@
  * changes, the wrapper is gone and the process was handed to init, and it drains and exits as on
  * SIGTERM. Started directly (the bin, `exec` in a script, a container's command) it does not:
  * a supervisor or `nohup` may legitimately outlive.
+ *
+ * With `workers` above 1 this process is the primary: it validates the config once, forks the
+ * workers (this same file, `MESH_SIDECAR_WORKER` naming each one's index), serves admin, and
+ * logs `listening` once every worker listens (see `workers/`). Without it nothing of that runs:
+ * one process, as before.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -26,7 +32,10 @@ import type * as Pino from 'pino';
 import { isMeshError } from '../errors/mesh-error.js';
 import { errorFields, PINO_REDACT_PATHS, REDACTED } from '../telemetry/logger.js';
 import { exposureWarnings } from './exposure.js';
-import { Sidecar } from './sidecar.js';
+import { parseSidecarConfig, type SidecarConfig } from './options.js';
+import type { Sidecar } from './sidecar.js';
+import { WORKER_ENV } from './workers/messages.js';
+import { Primary } from './workers/primary.js';
 
 const USAGE = `Usage: mesh-sidecar --config <file.json>
 
@@ -37,7 +46,7 @@ http_proxy), or with the service in Host (curl -H 'Host: users' http://127.0.0.1
 
 Options:
   -c, --config <file>  JSON config: MeshClient options plus listen, admin, retryBufferBytes,
-                       drainTimeout (default: $MESH_SIDECAR_CONFIG)
+                       drainTimeout, workers, ... (default: $MESH_SIDECAR_CONFIG)
   -h, --help           show this help
   -v, --version        show the version
 
@@ -77,12 +86,17 @@ if (args.version) {
   process.exit(0);
 }
 
-const file = args.config ?? process.env.MESH_SIDECAR_CONFIG;
-if (!file) fail(`no config: pass --config <file> or set MESH_SIDECAR_CONFIG\n\n${USAGE}`);
+// A worker forked by this sidecar's primary gets its configuration from the primary, not the file.
+const workerEnv = cluster.isWorker ? process.env[WORKER_ENV] : undefined;
+const workerIndex = workerEnv === undefined ? undefined : Number(workerEnv);
+
+const file = args.config ?? process.env.MESH_SIDECAR_CONFIG ?? '';
+if (!file && workerIndex === undefined)
+  fail(`no config: pass --config <file> or set MESH_SIDECAR_CONFIG\n\n${USAGE}`);
 
 let raw: unknown;
 try {
-  raw = JSON.parse(readFileSync(file, 'utf8'));
+  if (workerIndex === undefined) raw = JSON.parse(readFileSync(file, 'utf8'));
 } catch (err) {
   fail(`${file}: ${(err as Error).message}`);
 }
@@ -101,6 +115,9 @@ if (missing.length > 0) {
     `needs the package${missing.length > 1 ? 's' : ''} ${missing.join(' and ')}: npm install ${missing.join(' ')}`,
   );
 }
+/** Under a package manager's wrapper, how often (ms) the parent is checked (see the header). */
+const PARENT_CHECK_MS = 1000;
+
 const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
 
 let logger: Pino.Logger;
@@ -116,59 +133,119 @@ try {
   fail(`MESH_LOG_LEVEL: ${(err as Error).message}`);
 }
 
-let sidecar: Sidecar;
-try {
-  // The mesh logs through the same pino logger (the options' `logger`; not expressible in JSON).
+if (workerIndex !== undefined) {
+  const { runWorker } = await import('./workers/worker.js');
+  await runWorker(workerIndex, logger.child({ worker: workerIndex }));
+} else {
   const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
-  sidecar = new Sidecar(isObject ? { ...(raw as Record<string, unknown>), logger } : raw);
-} catch (err) {
-  if (isMeshError(err, 'MESH_BAD_OPTIONS')) fail(`${file}: ${err.message}`);
-  throw err;
+  const fields = isObject ? (raw as Record<string, unknown>) : undefined;
+  // Only a config that asks for workers takes the primary's path: without the key it is one process, as always.
+  const config = fields?.workers !== undefined && fields.workers !== 1 ? validated(fields) : undefined;
+  if (config && config.workers > 1) await runPrimary(fields!, config);
+  else await runOne();
 }
 
-try {
-  await sidecar.start();
-} catch (err) {
-  fail(`cannot listen: ${(err as Error).message}`);
+/** The config validated up front (the primary does not build a sidecar of its own). */
+function validated(fields: Record<string, unknown>): SidecarConfig {
+  try {
+    return parseSidecarConfig({ ...fields, logger });
+  } catch (err) {
+    if (isMeshError(err, 'MESH_BAD_OPTIONS')) fail(`${file}: ${err.message}`);
+    throw err;
+  }
 }
-logger.info(
-  {
-    listen: sidecar.address,
-    admin: sidecar.adminAddress,
-    ...(sidecar.inboundAddress ? { inbound: sidecar.inboundAddress } : {}),
-  },
-  'listening',
-);
-for (const warning of exposureWarnings(sidecar.config)) logger.warn({ warning }, 'listener not on loopback');
 
-let stopping = false;
-/** Drain and exit; `why` is logged: `{ signal }`, or `{ reason }` when the wrapper went away. */
-const stop = (why: { signal: string } | { reason: string }) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info(why, 'draining');
-  sidecar.drain().then(
-    () => {
-      logger.info('stopped');
-      process.exitCode = 0;
+/** One process: the proxy and admin listeners in this one. */
+async function runOne(): Promise<void> {
+  // Loaded here, not at the top: a primary of several workers runs no mesh of its own.
+  const { Sidecar } = await import('./sidecar.js');
+  let sidecar: Sidecar;
+  try {
+    // The mesh logs through the same pino logger (the options' `logger`; not expressible in JSON).
+    const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+    sidecar = new Sidecar(isObject ? { ...(raw as Record<string, unknown>), logger } : raw);
+  } catch (err) {
+    if (isMeshError(err, 'MESH_BAD_OPTIONS')) fail(`${file}: ${err.message}`);
+    throw err;
+  }
+
+  try {
+    await sidecar.start();
+  } catch (err) {
+    fail(`cannot listen: ${(err as Error).message}`);
+  }
+  logger.info(
+    {
+      listen: sidecar.address,
+      admin: sidecar.adminAddress,
+      ...(sidecar.inboundAddress ? { inbound: sidecar.inboundAddress } : {}),
     },
-    (err: unknown) => {
-      logger.error({ error: errorFields(err) }, 'drain failed');
-      process.exitCode = 1;
-    },
+    'listening',
   );
-};
-process.on('SIGTERM', () => stop({ signal: 'SIGTERM' }));
-process.on('SIGINT', () => stop({ signal: 'SIGINT' }));
+  for (const warning of exposureWarnings(sidecar.config))
+    logger.warn({ warning }, 'listener not on loopback');
+  drainOnStop(() => sidecar.drain());
+}
 
-/** Under a package manager's wrapper: drain when the wrapper is gone (see the header). */
-const PARENT_CHECK_MS = 1000;
-if (process.env.npm_lifecycle_event !== undefined) {
-  const parent = process.ppid;
-  const watch = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(watch);
-    stop({ reason: 'parent exited' });
-  }, PARENT_CHECK_MS);
-  watch.unref();
+/** Several workers: this process supervises them and serves admin; they proxy. */
+async function runPrimary(fields: Record<string, unknown>, config: SidecarConfig): Promise<void> {
+  if (cluster.isWorker) {
+    // Another supervisor's cluster worker (pm2's cluster mode) cannot fork workers of its own.
+    fail(
+      `${file}: MESH_BAD_OPTIONS: options.workers: this process is a node:cluster worker already; run it with "workers": 1 there`,
+    );
+  }
+  const primary = new Primary({ config, raw: fields, logger });
+  try {
+    await primary.start();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  logger.info(
+    {
+      listen: primary.address,
+      admin: primary.adminAddress,
+      ...(primary.inboundAddress ? { inbound: primary.inboundAddress } : {}),
+      workers: config.workers,
+    },
+    'listening',
+  );
+  for (const warning of exposureWarnings(config)) logger.warn({ warning }, 'listener not on loopback');
+  drainOnStop(() => primary.drain());
+}
+
+/**
+ * On SIGTERM or SIGINT, or when the package manager's wrapper is gone (see the header): log
+ * `draining`, drain, log `stopped` and let the process end with status 0.
+ */
+function drainOnStop(drain: () => Promise<void>): void {
+  let stopping = false;
+  /** `why` is logged: `{ signal }`, or `{ reason }` when the wrapper went away. */
+  const stop = (why: { signal: string } | { reason: string }) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(why, 'draining');
+    drain().then(
+      () => {
+        logger.info('stopped');
+        process.exitCode = 0;
+      },
+      (err: unknown) => {
+        logger.error({ error: errorFields(err) }, 'drain failed');
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop({ signal: 'SIGTERM' }));
+  process.on('SIGINT', () => stop({ signal: 'SIGINT' }));
+
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      stop({ reason: 'parent exited' });
+    }, PARENT_CHECK_MS);
+    watch.unref();
+  }
 }

@@ -3,6 +3,7 @@
  * the same schema (so the same error messages), plus where the sidecar listens and how it
  * buffers and drains.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MeshError } from '../errors/mesh-error.js';
 import { checkMtls } from '../identity/open.js';
@@ -10,6 +11,9 @@ import { type MeshClientOptions, optionsSchema, parseWith, type ResolvedOptions 
 import { type Address, address, hostPort } from './address.js';
 import { type InboundPolicy, inboundOption } from './inbound/options.js';
 import { checkLimits, type IngressLimits, LIMIT_KEYS, limitsShape } from './limits.js';
+
+/** The most worker processes `workers` may ask for (also the cap of `'auto'`). */
+export const MAX_WORKERS = 64;
 
 /** The options only the sidecar process has. */
 const processFields = {
@@ -21,6 +25,14 @@ const processFields = {
   retryBufferBytes: z.number().int().min(0).default(65_536),
   /** On SIGTERM, how long (ms) in-flight requests may take to finish. */
   drainTimeout: z.number().int().min(0).default(10_000),
+  /**
+   * Worker processes sharing the proxy port (node:cluster), `'auto'` for one per CPU the process
+   * may use (at most 64); the primary serves admin and supervises them. With more
+   * than one, the sidecar-wide limits are divided between the workers (see docs/sidecar.md).
+   */
+  workers: z
+    .union([z.literal('auto'), z.number().int().min(1).max(MAX_WORKERS, `must not exceed ${MAX_WORKERS}`)])
+    .default(1),
   ...limitsShape,
   /**
    * A second listener, for traffic to the local app from other workloads: mutual TLS with the
@@ -62,6 +74,8 @@ export interface SidecarConfig extends IngressLimits {
   admin: Address;
   retryBufferBytes: number;
   drainTimeout: number;
+  /** Worker processes, `'auto'` resolved (1: the sidecar is one process). */
+  workers: number;
   /** The inbound listener, its `mtls` mode resolved. */
   inbound: (InboundPolicy & { mtls: 'strict' | 'permissive' | 'off' }) | undefined;
 }
@@ -82,6 +96,8 @@ export function parseSidecarConfig(raw: unknown): SidecarConfig {
   const mesh = Object.fromEntries(Object.entries(raw ?? {}).filter(([key]) => !isProcessKey(key)));
   const options = Object.fromEntries(Object.entries(parsed).filter(([key]) => !isProcessKey(key)));
   checkMtls(options as ResolvedOptions);
+  const workers = parsed.workers === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : parsed.workers;
+  checkWorkerShare(parsed, workers);
   return {
     mesh: mesh as MeshClientOptions,
     options: options as ResolvedOptions,
@@ -90,8 +106,46 @@ export function parseSidecarConfig(raw: unknown): SidecarConfig {
     admin: address(parsed.admin),
     retryBufferBytes: parsed.retryBufferBytes,
     drainTimeout: parsed.drainTimeout,
+    workers,
     ...(Object.fromEntries(LIMIT_KEYS.map((key) => [key, parsed[key]])) as IngressLimits),
   };
+}
+
+/** One worker's share of a sidecar-wide count: rounded up, at least 1. */
+export function workerShare(total: number, workers: number): number {
+  return Math.max(1, Math.ceil(total / workers));
+}
+
+/**
+ * A worker's configuration: the sidecar-wide listener limits divided between `workers` (the
+ * connection cap and the buffer budget; the services' own limits are divided by the mesh, from
+ * the position's share), so that the configured totals hold summed over the workers.
+ */
+export function workerLimits(config: SidecarConfig, workers: number): SidecarConfig {
+  return {
+    ...config,
+    maxConnections: workerShare(config.maxConnections, workers),
+    bufferBudgetBytes: workerShare(config.bufferBudgetBytes, workers),
+  };
+}
+
+/**
+ * With several workers each holds `bufferBudgetBytes / workers` for its retry buffers: a single
+ * request or response buffer that no longer fits one worker's share could never be buffered.
+ */
+function checkWorkerShare(
+  parsed: { bufferBudgetBytes: number; responseBufferBytes: number; retryBufferBytes: number },
+  workers: number,
+): void {
+  if (workers === 1) return;
+  const share = workerShare(parsed.bufferBudgetBytes, workers);
+  for (const key of ['responseBufferBytes', 'retryBufferBytes'] as const) {
+    if (parsed[key] <= share) continue;
+    throw new MeshError(
+      'MESH_BAD_OPTIONS',
+      `options.workers: ${workers} workers divide bufferBudgetBytes (${parsed.bufferBudgetBytes}) into ${share} bytes each, less than ${key} (${parsed[key]}): raise bufferBudgetBytes to at least ${parsed[key] * workers}, lower ${key} or use fewer workers`,
+    );
+  }
 }
 
 /** The inbound block with its `mtls` mode resolved, and the combinations that could never work refused. */

@@ -52,8 +52,14 @@ export class SidecarPosition implements Position<ProxyRequest, ProxyReply> {
   readonly #buffering: ResponseBuffering | undefined;
   #tls: MeshTls | undefined;
 
-  /** @param buffering - without it, every response streams (no buffer, no budget). */
-  constructor(buffering?: ResponseBuffering) {
+  /**
+   * @param buffering - without it, every response streams (no buffer, no budget).
+   * @param limitShare - a worker's share of the policy limits (1/N of N workers); absent: all of them.
+   */
+  constructor(
+    buffering?: ResponseBuffering,
+    readonly limitShare?: number,
+  ) {
     this.#buffering = buffering;
     this.#transport = this.#over(this.#agent);
   }

@@ -11,6 +11,10 @@
  *
  * Lifecycle: `start()` listens on the proxy, admin (and inbound) addresses; `drain()` (SIGTERM)
  * stops accepting, waits for in-flight requests up to `drainTimeout`, then closes everything.
+ *
+ * As one of several worker processes (`workers`, see `workers/`), a sidecar opens no admin
+ * listener (the primary serves it), and takes its share of the limits that bound the whole
+ * sidecar: the connection cap, the buffer budget and the services' concurrency and rate limits.
  */
 import { once } from 'node:events';
 import http from 'node:http';
@@ -26,11 +30,12 @@ import type { ConfigureOptions } from '../options/index.js';
 import { redactUrl } from '../telemetry/logger.js';
 import { sidecarRegistry } from '../telemetry/telemetry.js';
 import type { ProxyReply, ProxyRequest } from '../transport/undici.js';
+import { createAdminServer } from './admin.js';
 import { ProxyFront } from './front.js';
 import { Inbound, type InboundReport } from './inbound/inbound.js';
 import { handleIngress } from './ingress.js';
 import { serverOptions } from './limits.js';
-import { parseSidecarConfig, type SidecarConfig } from './options.js';
+import { parseSidecarConfig, type SidecarConfig, workerLimits } from './options.js';
 import { SidecarPosition } from './position.js';
 import { SidecarStats } from './stats.js';
 import { type UpgradeReply, upgradeTransport } from './upgrade.js';
@@ -46,6 +51,8 @@ export interface SidecarStatsReport {
   bufferedBytes: number;
   /** Requests refused before routing (unknown service, malformed, CONNECT), by code. */
   refused: Record<string, number>;
+  /** Worker processes the sidecar runs on (`workers`; 1: one process). */
+  workers: number;
   services: Record<string, unknown>;
   /** This workload's identity and its mutual-TLS handshakes, with `tls`. */
   tls?: {
@@ -60,8 +67,19 @@ export interface SidecarStatsReport {
   inbound?: InboundReport;
 }
 
+/** Which of the sidecar's worker processes this one is. */
+export interface WorkerRole {
+  /** From 0. */
+  index: number;
+  /** Workers in all (at least 2). */
+  count: number;
+}
+
 export class Sidecar {
+  /** The configuration in force; a worker's carries its share of `maxConnections` and `bufferBudgetBytes`. */
   readonly config: SidecarConfig;
+  /** @internal Set when this sidecar is one of several worker processes. */
+  readonly role: WorkerRole | undefined;
   /** @internal The request-delivery core. */
   readonly mesh: Mesh<ProxyRequest, ProxyReply>;
   /** The Prometheus registry admin `/metrics` serves: `telemetry.metrics.registry`, else the sidecar's own. */
@@ -75,20 +93,27 @@ export class Sidecar {
   readonly #tls: MeshTls | undefined;
   readonly #front: ProxyFront;
   readonly #proxy: http.Server;
-  readonly #admin: http.Server;
+  /** None in a worker: the primary serves admin. */
+  readonly #admin: http.Server | undefined;
   #inFlight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
 
-  /** @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here. */
-  constructor(config: unknown) {
-    this.config = parseSidecarConfig(config);
+  /**
+   * @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here.
+   * @param role - @internal set by a worker process of a sidecar that runs several.
+   */
+  constructor(config: unknown, role?: WorkerRole) {
+    const parsed = parseSidecarConfig(config);
+    this.role = role;
+    this.config = role ? workerLimits(parsed, role.count) : parsed;
     this.registry = sidecarRegistry(this.config.options.telemetry);
     this.#front = new ProxyFront(this.config);
-    const position = new SidecarPosition({
-      responseBufferBytes: this.config.responseBufferBytes,
-      admission: this.#front.admission,
-    });
+    const limitShare = role ? 1 / role.count : undefined;
+    const position = new SidecarPosition(
+      { responseBufferBytes: this.config.responseBufferBytes, admission: this.#front.admission },
+      limitShare,
+    );
     this.mesh = new Mesh(this.config.mesh, position, { registry: this.registry });
     const { tls } = this.config.options;
     const discovery = this.config.options.discovery;
@@ -109,6 +134,7 @@ export class Sidecar {
             registry: this.registry,
             identity: this.#identity,
             defaultConnection: consul,
+            limitShare,
           })
         : undefined;
     } catch (error) {
@@ -155,7 +181,16 @@ export class Sidecar {
       },
       this.stats,
     );
-    this.#admin = http.createServer((req, res) => this.#serveAdmin(req, res));
+    this.#admin = role
+      ? undefined
+      : createAdminServer({
+          notReady: () => (this.#draining ? 'draining' : undefined),
+          stats: () => this.report(),
+          metrics: async () => ({
+            contentType: this.registry.contentType,
+            text: await this.registry.metrics(),
+          }),
+        });
   }
 
   /** The proxy's bound address (after `start()`; port 0 in the config picks a free one). */
@@ -164,10 +199,10 @@ export class Sidecar {
     return `http://${a.address}:${a.port}`;
   }
 
-  /** The admin listener's bound address. */
+  /** The admin listener's bound address (empty in a worker, which has none). */
   get adminAddress(): string {
-    const a = this.#admin.address() as AddressInfo;
-    return `http://${a.address}:${a.port}`;
+    const a = this.#admin?.address() as AddressInfo | null | undefined;
+    return a ? `http://${a.address}:${a.port}` : '';
   }
 
   /**
@@ -184,9 +219,11 @@ export class Sidecar {
         throw new Error(`options.${name} (${host}:${port}): ${(err as Error).message}`, { cause: err });
       }
     };
+    // In a worker, node:cluster pairs each listen() with the primary's socket by the order of the
+    // calls (port 0 included): the proxy's comes first, the inbound's after, in every worker alike.
     const results = await Promise.allSettled([
       listen(this.#proxy, 'listen'),
-      listen(this.#admin, 'admin'),
+      ...(this.#admin ? [listen(this.#admin, 'admin')] : []),
       ...(this.inbound ? [this.inbound.start()] : []),
     ]);
     const failed = results.find((r) => r.status === 'rejected');
@@ -226,10 +263,11 @@ export class Sidecar {
     this.#draining = true;
     this.#proxy.closeAllConnections();
     this.#front.close();
-    this.#admin.closeAllConnections();
+    const admin = this.#admin;
+    admin?.closeAllConnections();
     await Promise.all([
       new Promise((resolve) => (this.#proxy.listening ? this.#proxy.close(resolve) : resolve(undefined))),
-      new Promise((resolve) => (this.#admin.listening ? this.#admin.close(resolve) : resolve(undefined))),
+      new Promise((resolve) => (admin?.listening ? admin.close(resolve) : resolve(undefined))),
       this.mesh.close(),
       this.inbound?.close(),
       this.#tls?.close(),
@@ -271,6 +309,7 @@ export class Sidecar {
       connections: { open: admission.connections, refused: admission.refusedConnections },
       bufferedBytes: admission.buffered,
       refused: this.stats.refused(),
+      workers: this.role?.count ?? this.config.workers,
       services,
       ...(this.#tls ? { tls: this.#tlsReport(this.#tls) } : {}),
       ...(this.inbound ? { inbound: this.inbound.report() } : {}),
@@ -326,46 +365,6 @@ export class Sidecar {
     return !this.mesh.closed && this.routes(service)
       ? this.mesh.handler(service, this.#upgradeTransport)
       : undefined;
-  }
-
-  #serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-      this.#serveMetrics(res);
-      return;
-    }
-    const [status, body] = this.#adminRoute(req.method ?? 'GET', path);
-    const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
-    res.end(text);
-  }
-
-  #adminRoute(method: string, path: string): [number, unknown] {
-    if (method !== 'GET' && method !== 'HEAD') return [405, 'method not allowed\n'];
-    switch (path) {
-      case '/healthz':
-        return [200, 'ok\n'];
-      case '/ready':
-        return this.#draining ? [503, 'draining\n'] : [200, 'ready\n'];
-      case '/stats':
-        return [200, this.report()];
-      default:
-        return [404, 'not found: try /healthz, /ready, /stats, /metrics\n'];
-    }
-  }
-
-  /** `/metrics`: the registry in the Prometheus text format (its collectors run at scrape time). */
-  #serveMetrics(res: http.ServerResponse): void {
-    this.registry.metrics().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': this.registry.contentType });
-        res.end(text);
-      },
-      (error: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`metrics failed: ${(error as Error).message}\n`);
-      },
-    );
   }
 }
 

@@ -49,6 +49,8 @@ export interface InboundHost {
   identity: IdentitySource | undefined;
   /** The agent intentions are asked when `authorization.consul` names none. */
   defaultConnection?: ConsulConnectionOptions | undefined;
+  /** A worker's share of the app's limits (1/N of N workers); absent: all of them. */
+  limitShare?: number | undefined;
 }
 
 /** The inbound side's state in `/stats`. */
@@ -111,10 +113,12 @@ export class Inbound {
           });
     const identifies = policy.mtls !== 'off';
     const authorizer = this.#authorizer;
-    this.#position = new InboundPosition((service, peerOf) =>
-      identifies || authorizer
-        ? callerStage({ service, authorizer, peerOf, events: this.mesh.events, metrics: callerMetrics })
-        : undefined,
+    this.#position = new InboundPosition(
+      (service, peerOf) =>
+        identifies || authorizer
+          ? callerStage({ service, authorizer, peerOf, events: this.mesh.events, metrics: callerMetrics })
+          : undefined,
+      host.limitShare,
     );
     this.mesh = new Mesh(inboundOptions(config.options, policy, this.service, prefix), this.#position, {
       registry: host.registry,

@@ -19,12 +19,16 @@ export class InboundPosition implements Position<ProxyRequest, ProxyReply> {
   /** The verified caller of each request, by its forwarded headers object (one per request). */
   readonly #callers = new WeakMap<object, Caller>();
 
-  /** @param stage - the `authorization` stage for a service, given how to find a call's caller. */
+  /**
+   * @param stage - the `authorization` stage for a service, given how to find a call's caller.
+   * @param limitShare - a worker's share of the app's limits (1/N of N workers); absent: all of them.
+   */
   constructor(
     private readonly stage: (
       service: string,
       peerOf: (call: Call<ProxyRequest>) => Caller | undefined,
     ) => Filter | undefined,
+    readonly limitShare?: number,
   ) {}
 
   /** Record the verified caller of the request whose forwarded headers are `headers`. */
