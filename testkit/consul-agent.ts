@@ -13,7 +13,6 @@ import {
   catalogService,
   NODE_ID,
   nodeRecord,
-  parseGoDuration,
   parseRegistration,
   publicCheck,
   type ServiceRecord,
