@@ -2,14 +2,13 @@
  * The public surface of MeshClient: construction and option errors, request/service, axios
  * integration (interceptors, transforms, validateStatus), discovery updates, events, close().
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+
 import { AxiosError } from 'axios';
 import { type Discovery, isMeshError, MeshClient, type MeshError, StaticDiscovery } from 'mesh-client';
 import { describe, expect, it } from 'vitest';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
+import { runExitChild } from './support/exit-child.js';
 
 const open = closeAfterEach();
 
@@ -239,11 +238,6 @@ describe('close()', () => {
   });
 
   it('leaves no handle open: the process exits on its own', async () => {
-    const script = fileURLToPath(new URL('./support/exit-after-close.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
-      timeout: 15_000,
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-    });
-    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ ok: 60, resources: [] });
+    expect(await runExitChild('exit-after-close.ts')).toEqual({ ok: 60, resources: [] });
   });
 });

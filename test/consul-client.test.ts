@@ -9,10 +9,9 @@
  * `CONSUL_HTTP_ADDR=127.0.0.1:8500 npx vitest run test/consul-client.test.ts`); tests that need the
  * emulator's helpers (outages, ACL tokens) are skipped then. Figures are printed for docs/discovery.md.
  */
-import { execFile } from 'node:child_process';
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { promisify } from 'node:util';
 import { isMeshError, MeshClient } from 'mesh-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
@@ -24,7 +23,6 @@ import {
   connection,
   env,
   REAL,
-  ROOT,
   rawInstance,
   registrar,
   target,
@@ -32,6 +30,7 @@ import {
   until,
   useConsulTarget,
 } from './support/consul-target.js';
+import { runExitChild } from './support/exit-child.js';
 
 useConsulTarget();
 
@@ -43,14 +42,8 @@ interface ChildResult {
 }
 
 /** Run test/support/consul-client-exit.ts in a fresh process; it must exit by itself. */
-async function child(name: string, mode: 'reachable' | 'unreachable'): Promise<ChildResult> {
-  const script = `${ROOT}test/support/consul-client-exit.ts`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, name, mode], {
-    timeout: 15_000,
-    cwd: ROOT,
-    env: { ...process.env, ...env() },
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult;
+function child(name: string, mode: 'reachable' | 'unreachable'): Promise<ChildResult> {
+  return runExitChild<ChildResult>('consul-client-exit.ts', [name, mode], { env: env() });
 }
 
 describe(`MeshClient with Consul discovery (${REAL ? `real agent at ${REAL}` : 'emulator'})`, () => {

@@ -3,16 +3,15 @@
  * empty answers and their grace period, the server killed (refused), frozen (timeouts) and back, a
  * first resolution that fails; then close(), shared watches and option checks. Time is a ManualClock.
  */
-import { execFile } from 'node:child_process';
+
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DnsDiscovery, type DnsOptions } from '../src/discovery/dns/discovery.js';
 import { isMeshError, type MeshError } from '../src/errors/mesh-error.js';
 import type { DnsRecord } from '../testkit/dns-server.js';
 import { A, ObservedClock, USERS, useDnsFixture } from './support/dns-discovery.js';
+import { runExitChild } from './support/exit-child.js';
 
 const t = useDnsFixture();
 
@@ -172,13 +171,11 @@ describe('DNS discovery: lifecycle and options', () => {
     silent.bind(0, '127.0.0.1');
     await once(silent, 'listening');
     try {
-      const script = fileURLToPath(new URL('./support/dns-exit-after-close.ts', import.meta.url));
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ['--import', 'tsx', script, t.server.address, `127.0.0.1:${silent.address().port}`],
-        { timeout: 15_000, cwd: fileURLToPath(new URL('..', import.meta.url)) },
-      );
-      expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+      const result = await runExitChild('dns-exit-after-close.ts', [
+        t.server.address,
+        `127.0.0.1:${silent.address().port}`,
+      ]);
+      expect(result).toEqual({
         urls: ['http://127.0.0.2:80'],
         outcome: 'MESH_CLOSED',
         resources: [],

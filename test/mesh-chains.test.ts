@@ -8,18 +8,17 @@
  *
  * And the lifecycle: closing everything leaves no handle (the process exits by itself).
  */
-import { execFile } from 'node:child_process';
+
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { isAxiosError } from 'axios';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { MeshClient } from '../src/client/client.js';
 import { isMeshError } from '../src/errors/mesh-error.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
+import { runExitChild } from './support/exit-child.js';
 import { destination, meshEndpoint, outbound } from './support/mesh.js';
 import { type MeshPki, meshPki, tlsOf } from './support/mesh-pki.js';
 import { sidecarFor } from './support/sidecar.js';
@@ -220,11 +219,9 @@ describe('an upgrade through the mesh', () => {
 
 describe('lifecycle', () => {
   it('closing both sidecars (files, Consul CA, intentions) leaves no handle: the process exits on its own', async () => {
-    const script = fileURLToPath(new URL('./support/mesh-exit-after-close.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
-      timeout: 30_000,
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    expect(await runExitChild('mesh-exit-after-close.ts', [], { timeout: 30_000 })).toEqual({
+      ok: 20,
+      resources: [],
     });
-    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ ok: 20, resources: [] });
   });
 });
