@@ -34,3 +34,30 @@ describe('app -> outbound sidecar -> mTLS -> inbound sidecar -> app', () => {
     expect(app.received[0]!.headers['x-forwarded-client-cert']).toContain(`URI=${pki.web.id}`);
   });
 });
+
+describe('draining', () => {
+  it('lets a request in flight through the inbound finish, refuses new connections, then closes', async () => {
+    const app = await Upstream.start('users-app', { kind: 'held' });
+    open.push(app);
+    const sidecar = await sidecarFor({
+      inbound: { listen: '127.0.0.1:0', app: app.url, mtls: 'off' },
+      drainTimeout: 10_000,
+    });
+    open.push(sidecar);
+    const inbound = sidecar.inboundAddress!;
+    const inFlight = raw(inbound, '/users/1', { headers: { host: 'users' } });
+    await app.receivedAtLeast(1);
+    let drained = false;
+    const draining = sidecar.drain().then(() => {
+      drained = true;
+    });
+    // New connections are refused at once; the request in flight is still held by the app.
+    const refused = await raw(inbound, '/users/2').catch((e: NodeJS.ErrnoException) => e.code);
+    expect(refused).toBe('ECONNREFUSED');
+    expect(drained).toBe(false);
+    app.release();
+    expect((await inFlight).status).toBe(200);
+    await draining;
+    expect(sidecar.report().inbound?.inFlight).toBe(0);
+  });
+});

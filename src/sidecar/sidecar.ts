@@ -95,9 +95,6 @@ export class Sidecar {
   readonly #proxy: http.Server;
   /** None in a worker: the primary serves admin. */
   readonly #admin: http.Server | undefined;
-  #inFlight = 0;
-  #draining = false;
-  #idle: (() => void) | undefined;
 
   /**
    * @param config - the options object of `MeshClient` plus `listen`, `admin`, ...; validated here.
@@ -164,14 +161,12 @@ export class Sidecar {
       logger: this.mesh.telemetry.logger,
       now: () => this.mesh.clock.now(),
     };
-    this.#proxy = http.createServer(serverOptions(this.config), (req, res) => {
-      this.#inFlight++;
-      res.on('close', () => {
-        if (--this.#inFlight === 0) this.#idle?.();
-        if (this.#draining) this.#proxy.closeIdleConnections();
-      });
-      handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
-    });
+    this.#proxy = http.createServer(
+      serverOptions(this.config),
+      this.#front.counted((req, res) => {
+        handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
+      }),
+    );
     this.#front.attach(
       this.#proxy,
       {
@@ -184,7 +179,7 @@ export class Sidecar {
     this.#admin = role
       ? undefined
       : createAdminServer({
-          notReady: () => (this.#draining ? 'draining' : undefined),
+          notReady: () => (this.#front.draining ? 'draining' : undefined),
           stats: () => this.report(),
           metrics: async () => ({
             contentType: this.registry.contentType,
@@ -193,10 +188,10 @@ export class Sidecar {
         });
   }
 
-  /** The proxy's bound address (after `start()`; port 0 in the config picks a free one). */
+  /** The proxy's bound address (after `start()`; port 0 in the config picks a free one); empty once closed. */
   get address(): string {
-    const a = this.#proxy.address() as AddressInfo;
-    return `http://${a.address}:${a.port}`;
+    const a = this.#proxy.address() as AddressInfo | null;
+    return a ? `http://${a.address}:${a.port}` : '';
   }
 
   /** The admin listener's bound address (empty in a worker, which has none). */
@@ -236,31 +231,17 @@ export class Sidecar {
 
   /** Stop accepting, let in-flight requests finish (bounded by `drainTimeout`), then close. */
   async drain(): Promise<void> {
-    if (!this.#draining) {
-      this.#draining = true;
-      const closed = new Promise((resolve) => this.#proxy.close(resolve));
-      this.#proxy.closeIdleConnections();
-      if (this.#inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            this.#idle = resolve;
-          }),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, this.config.drainTimeout);
-          }),
-        ]);
-        clearTimeout(timer);
-      }
-      this.#proxy.closeAllConnections();
-      await Promise.all([closed, this.inbound?.drain(this.config.drainTimeout)]);
+    if (!this.#front.draining) {
+      await Promise.all([
+        this.#front.drain(this.config.drainTimeout),
+        this.inbound?.drain(this.config.drainTimeout),
+      ]);
     }
     await this.close();
   }
 
   /** Close at once: in-flight requests are cut. */
   async close(): Promise<void> {
-    this.#draining = true;
     this.#proxy.closeAllConnections();
     this.#front.close();
     const admin = this.#admin;
@@ -304,8 +285,8 @@ export class Sidecar {
     const { admission } = this.#front;
     return {
       listen: this.address,
-      ready: !this.#draining,
-      inFlight: this.#inFlight,
+      ready: !this.#front.draining,
+      inFlight: this.#front.inFlight,
       connections: { open: admission.connections, refused: admission.refusedConnections },
       bufferedBytes: admission.buffered,
       refused: this.stats.refused(),

@@ -82,9 +82,6 @@ export class Inbound {
   /** The caller of each TLS connection and the header naming it, read once (`null`: no verified identity). */
   readonly #callers = new WeakMap<object, { caller: Caller; header: string } | null>();
   #server: http.Server | undefined;
-  #inFlight = 0;
-  #idle: (() => void) | undefined;
-  #closed = false;
 
   constructor(config: SidecarConfig, host: InboundHost) {
     const policy = config.inbound!;
@@ -140,14 +137,9 @@ export class Inbound {
         mode: this.#policy.mtls,
         limits: this.#config,
         source: this.#host.identity,
-        handler: (req, res) => {
-          this.#inFlight++;
-          res.on('close', () => {
-            if (--this.#inFlight === 0) this.#idle?.();
-            if (this.#closed) server.closeIdleConnections();
-          });
+        handler: this.#front.counted((req, res) => {
           handleIngress(ctx, req, res).catch((err: unknown) => res.destroy(err as Error));
-        },
+        }),
         front: this.#front,
         upgrade: {
           ...ctx,
@@ -170,31 +162,11 @@ export class Inbound {
 
   /** Stop accepting; wait for in-flight requests (at most `ms`), then close. */
   async drain(ms: number): Promise<void> {
-    const server = this.#server;
-    this.#closed = true;
-    if (server?.listening) {
-      const closed = new Promise((resolve) => server.close(resolve));
-      server.closeIdleConnections();
-      if (this.#inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            this.#idle = resolve;
-          }),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, ms);
-          }),
-        ]);
-        clearTimeout(timer);
-      }
-      server.closeAllConnections();
-      await closed;
-    }
+    await this.#front.drain(ms);
     await this.close();
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
     const server = this.#server;
     server?.closeAllConnections();
     this.#front.close();
@@ -212,7 +184,7 @@ export class Inbound {
       mtls: this.#policy.mtls,
       service: this.service,
       app: this.#policy.app,
-      inFlight: this.#inFlight,
+      inFlight: this.#front.inFlight,
       connections: { open: admission.connections, refused: admission.refusedConnections },
       refused: this.stats.refused(),
       stats: {
