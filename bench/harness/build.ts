@@ -5,7 +5,9 @@
  * (never from a possibly stale `dist/`), file by file with TypeScript's `transpileModule` (no
  * type check: `npm run typecheck` does that), into a folder under bench/results/ (git-ignored)
  * so the repository's node_modules resolve. The floor proxy (./node-proxy.ts) is built the same
- * way, so both proxies are plain `node` processes.
+ * way, so both proxies are plain `node` processes, and so is the client `npm run bench:profile`
+ * profiles (./client-load.ts): tsx's transform (which wraps every closure it creates in a naming
+ * helper) would otherwise show in the client's profile.
  *
  * Each build goes into a folder named by a hash of its sources, written under a temporary name
  * and renamed into place: processes that build at the same time (a test file beside a demo
@@ -43,6 +45,9 @@ export interface SidecarCommand {
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** Bare specifiers and the source files they stand for. */
+type Aliases = Readonly<Record<string, string>>;
+
 function sources(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -59,8 +64,12 @@ function sources(dir: string): string[] {
   return out.sort();
 }
 
-/** Transpile `files` (under ROOT) into `outDir`, keeping their paths; throws on a syntax error. */
-function transpile(files: ReadonlyMap<string, string>, outDir: string): void {
+/**
+ * Transpile `files` (under ROOT) into `outDir`, keeping their paths; throws on a syntax error.
+ * `aliases` maps a bare specifier (`mesh-client`) to the source file it stands for (as tsconfig's
+ * `paths` do for tsx); imports of it are rewritten to that file's copy.
+ */
+function transpile(files: ReadonlyMap<string, string>, outDir: string, aliases: Aliases = {}): void {
   const options: ts.CompilerOptions = {
     // ES modules out (the package is "type": "module"); NodeNext would guess CommonJS per file here.
     module: ts.ModuleKind.ES2022,
@@ -77,8 +86,15 @@ function transpile(files: ReadonlyMap<string, string>, outDir: string): void {
     if (diagnostics?.length)
       throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
     const target = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    let js = outputText;
+    for (const [specifier, source] of Object.entries(aliases)) {
+      const copy = join(outDir, relative(ROOT, source)).replace(/\.ts$/, '.js');
+      let path = relative(dirname(target), copy);
+      if (!path.startsWith('.')) path = `./${path}`;
+      js = js.replaceAll(`from '${specifier}'`, `from '${path}'`);
+    }
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, outputText);
+    writeFileSync(target, js);
   }
 }
 
@@ -86,7 +102,7 @@ function transpile(files: ReadonlyMap<string, string>, outDir: string): void {
  * The JS copy of `files` under bench/results/`name`/<hash of the sources>/, made unless it exists;
  * returns the path of `entry` (a .ts path under ROOT) in it.
  */
-function build(name: string, files: readonly string[], entry: string): string {
+function build(name: string, files: readonly string[], entry: string, aliases: Aliases = {}): string {
   const texts = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
   const hash = createHash('sha256');
   for (const [file, text] of texts) hash.update(`${relative(ROOT, file)}\0${text}\0`);
@@ -96,7 +112,7 @@ function build(name: string, files: readonly string[], entry: string): string {
   if (!existsSync(outDir)) {
     const tmp = `${outDir}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    transpile(texts, tmp);
+    transpile(texts, tmp, aliases);
     try {
       renameSync(tmp, outDir);
     } catch (err) {
@@ -148,4 +164,20 @@ export function floorCommand(): SidecarCommand {
     floor = { args: ['--import', 'tsx', source], mode: 'tsx' };
   }
   return floor;
+}
+
+let clientLoad: SidecarCommand | undefined;
+
+/** How to start the profiled client process (./client-load.ts, with src/): built once per process, else tsx. */
+export function clientLoadCommand(): SidecarCommand {
+  if (clientLoad) return clientLoad;
+  const source = join(ROOT, 'bench', 'harness', 'client-load.ts');
+  try {
+    const files = [...sources(join(ROOT, 'src')), source];
+    const aliases = { 'mesh-client': join(ROOT, 'src', 'index.ts') };
+    clientLoad = { args: [build('.client-load-build', files, source, aliases)], mode: 'build' };
+  } catch {
+    clientLoad = { args: ['--import', 'tsx', source], mode: 'tsx' };
+  }
+  return clientLoad;
 }
