@@ -121,7 +121,7 @@ describe('DNS discovery: empty answers, NXDOMAIN and resolver failures', () => {
     await t.server.setRecords([A(USERS, '127.0.0.2')]);
     const { rec, sub } = t.watch(t.discovery({ timeout: 150, tries: 1 }));
     await sub.ready;
-    t.server.pause();
+    await t.server.pause();
     await t.refresh(5_000);
     expect(rec.errors.map((e) => e.message)).toEqual([expect.stringMatching(/ETIMEOUT/)]);
     expect(rec.updates).toHaveLength(1);
@@ -151,7 +151,7 @@ describe('DNS discovery: lifecycle and options', () => {
     const d = t.discovery({ timeout: 5_000, tries: 10 });
     const first = t.watch(d);
     await first.sub.ready;
-    t.server.pause();
+    await t.server.pause();
     t.clock.advance(5_000); // the refresh now waits on a frozen server: 10 tries of 5 s
     const pending = t.watch(d, 'other');
     // Were the queries not cancelled, close() would wait out their tries (past the test's timeout).

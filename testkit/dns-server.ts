@@ -10,7 +10,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,9 +186,19 @@ export class DnsServer {
     await this.#expect(/\d running\n/);
   }
 
-  /** Freeze named (SIGSTOP): it holds its sockets but answers nothing, so queries time out. */
-  pause(): void {
-    this.#child?.kill('SIGSTOP');
+  /**
+   * Freeze named (SIGSTOP): it holds its sockets but answers nothing, so queries time out.
+   * Resolves once the kernel reports the process stopped: a signal is delivered asynchronously,
+   * and a query sent before that would still be answered.
+   */
+  async pause(): Promise<void> {
+    const child = this.#child;
+    if (!child?.pid) return;
+    child.kill('SIGSTOP');
+    for (let polls = 0; !stopped(child.pid); polls++) {
+      if (polls >= 2_000) throw new Error(`named (pid ${child.pid}) did not stop within 2 s of SIGSTOP`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   /** Thaw a paused named (SIGCONT). */
@@ -281,3 +291,15 @@ export class DnsServer {
     return this.#log.split('\n').slice(-12).join('\n');
   }
 }
+
+/** Whether `pid` is stopped by a signal (state `T` in /proc/<pid>/stat). */
+function stopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+  } catch {
+    return false;
+  }
+}
+
