@@ -302,4 +302,3 @@ function stopped(pid: number): boolean {
     return false;
   }
 }
-
