@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Sidecar } from '../src/sidecar/sidecar.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
+import { writeChunkedAtOnce } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
 
 const open = closeAfterEach();
@@ -44,14 +45,8 @@ async function sidecarTo(url: string, extra: Record<string, unknown> = {}): Prom
 
 describe('replies read whole', () => {
   it('a chunked upstream reply reaches the client framed by its length', async () => {
-    const { url } = await upstream((_req, res) => {
-      // Corked: head and chunks in one write, so the sidecar has the whole reply in one read.
-      res.cork();
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('hello ');
-      res.end('world');
-      res.uncork();
-    });
+    // Head and chunks in one write, so the sidecar has the whole reply in one read.
+    const { url } = await upstream((_req, res) => writeChunkedAtOnce(res, ['hello ', 'world']));
     const sidecar = await sidecarTo(url);
     const res = await raw(sidecar.address, '/x', { headers: { host: 'users' } });
     expect(res.body).toBe('hello world');

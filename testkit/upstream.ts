@@ -141,3 +141,22 @@ export async function closedPortUrl(): Promise<string> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
 }
+
+/**
+ * Answer `res` with a chunked reply whose head, `chunks` and terminating chunk leave in one socket
+ * write, so a client reads the whole reply in one read. The socket is corked, not the response:
+ * Node 24's http server, when `end()` is called on a corked response, writes the terminating
+ * chunk before the chunks still corked, which truncates the reply.
+ */
+export function writeChunkedAtOnce(
+  res: http.ServerResponse,
+  chunks: readonly string[],
+  headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' },
+): void {
+  const socket = res.socket;
+  socket?.cork();
+  res.writeHead(200, headers);
+  for (const chunk of chunks) res.write(chunk);
+  res.end();
+  if (socket) process.nextTick(() => socket.uncork());
+}

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeChunkedAtOnce } from '../../testkit/upstream.js';
 import { type Call, newCall } from '../core/call.js';
 import { Endpoint } from '../core/endpoint.js';
 import { AttemptSignal } from '../core/signal.js';
@@ -90,17 +91,11 @@ function call(path: string, init: { method?: string; signal?: AttemptSignal } = 
 }
 
 /**
- * A chunked reply: `chunks` written corked, so head and body leave in one write and arrive in one
- * read (a reply of unannounced length is read whole only when it ends in the turn its head came).
+ * A chunked reply whose head and body leave in one write and arrive in one read (a reply of
+ * unannounced length is read whole only when it ends in the turn its head came).
  */
 function chunked(chunks: string[]): Route {
-  return (_req, res) => {
-    res.cork();
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    for (const chunk of chunks) res.write(chunk);
-    res.end();
-    res.uncork();
-  };
+  return (_req, res) => writeChunkedAtOnce(res, chunks);
 }
 
 async function textOf(reply: ProxyReply): Promise<string> {
