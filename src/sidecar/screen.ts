@@ -55,7 +55,7 @@ export function screen(req: IncomingMessage, maxHeadersCount: number): Target | 
 
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return bad('transfer codings other than chunked are not implemented', 501);
+    return bad('transfer codings other than chunked are not supported', 501);
   }
 
   const host = req.headers.host;
