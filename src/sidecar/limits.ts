@@ -30,7 +30,7 @@ export const limitsShape = {
   idleTimeout: ms.default(60_000),
   /** Time (ms) an upgraded connection (WebSocket) may pass with no byte either way before both sides are closed (HAProxy's `timeout tunnel`). */
   tunnelIdleTimeout: ms.default(3_600_000),
-  /** Client connections open at once (tunnels included); a connection past it gets 503 `MESH_OVERLOADED` and is closed. */
+  /** Client connections open at once (tunnels included); a connection past it gets 503 `MESH_OVERLOADED` and is closed. Also the listen backlog (the kernel caps it at `net.core.somaxconn`). */
   maxConnections: count.default(1024),
   /** Header fields in one request; more gets 431 (node:http would drop the rest silently). */
   maxHeadersCount: z.number().int().min(1).max(10_000).default(100),

@@ -207,7 +207,10 @@ export class Sidecar {
   async start(): Promise<this> {
     const listen = async (server: http.Server, name: 'listen' | 'admin') => {
       const { host, port } = this.config[name];
-      server.listen(port, host);
+      // The proxy's accept queue holds as many connections as it may have open (HAProxy's
+      // `backlog` defaults to `maxconn` alike): a burst of connects past node's default of 511
+      // would otherwise wait in the kernel for SYN retransmits, or never be accepted.
+      server.listen({ port, host, ...(name === 'listen' && { backlog: this.config.maxConnections }) });
       try {
         await once(server, 'listening');
       } catch (err) {

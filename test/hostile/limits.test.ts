@@ -6,7 +6,7 @@
  * quickly; the waits are bounded by the connection closing, never by a sleep.
  */
 import { isMeshError } from 'mesh-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import { closeAfterEach } from '../../testkit/lifecycle.js';
 import { Upstream } from '../../testkit/upstream.js';
@@ -100,6 +100,22 @@ describe('connection cap', () => {
     while (sidecar.report().connections.open > 0) await new Promise((r) => setImmediate(r));
     const again = await exchange(port, [GET], { responses: 1, waitMs: 15_000 });
     expect(again.statuses).toEqual([200]);
+  });
+
+  it("a burst of connections past node's default backlog (511) is accepted at once, up to maxConnections", async () => {
+    const { port, sidecar } = await setup({ maxConnections: 1_500 });
+    const net = await import('node:net');
+    const burst = Array.from({ length: 1_200 }, () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      return s;
+    });
+    onTestFinished(() => {
+      for (const s of burst) s.destroy();
+    });
+    // With the default backlog, the connections past it wait in the kernel for a SYN-ACK
+    // retransmit (a second or more) or are never queued for accept() at all.
+    await expect.poll(() => sidecar.report().connections.open, { timeout: 900, interval: 10 }).toBe(1_200);
   });
 });
 

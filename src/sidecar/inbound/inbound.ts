@@ -152,7 +152,8 @@ export class Inbound {
     );
     this.#server = server;
     const { host, port } = address(this.#policy.listen);
-    server.listen(port, host);
+    // As the proxy's: the accept queue holds as many connections as may be open.
+    server.listen({ port, host, backlog: this.#config.maxConnections });
     try {
       await once(server, 'listening');
     } catch (err) {
