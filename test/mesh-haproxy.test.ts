@@ -31,7 +31,8 @@ const BASE = [
 ];
 
 describe.skipIf(!haproxyInstalled())('HAProxy', () => {
-  it('originates mutual TLS to our inbound: its certificate is the caller the app learns of', async () => {
+  /** A users inbound allowing only web, and HAProxy in front of it presenting `caller`'s certificate. */
+  async function haproxyTo(caller: Workload) {
     const users = await destination(open, pki.users, {
       authorization: { rules: [{ action: 'allow', from: [pki.web.id] }] },
     });
@@ -43,36 +44,25 @@ describe.skipIf(!haproxyInstalled())('HAProxy', () => {
         `  bind 127.0.0.1:${port}`,
         '  default_backend users',
         'backend users',
-        `  server inbound 127.0.0.1:${users.port} ssl crt {{web.pem}} ca-file {{ca.pem}} verify required`,
+        `  server inbound 127.0.0.1:${users.port} ssl crt {{caller.pem}} ca-file {{ca.pem}} verify required`,
       ].join('\n'),
-      { 'web.pem': pem(pki.web), 'ca.pem': pki.ca.cert },
+      { 'caller.pem': pem(caller), 'ca.pem': pki.ca.cert },
       port,
     );
     open.push(haproxy);
-    const res = await raw(`http://127.0.0.1:${port}`, '/users/1', { headers: { host: 'users' } });
+    return { users, url: `http://127.0.0.1:${port}` };
+  }
+
+  it('originates mutual TLS to our inbound: its certificate is the caller the app learns of', async () => {
+    const { users, url } = await haproxyTo(pki.web);
+    const res = await raw(url, '/users/1', { headers: { host: 'users' } });
     expect(res.status, res.body).toBe(200);
     expect(users.app.received[0]!.headers['x-forwarded-client-cert']).toContain(`URI=${pki.web.id}`);
   });
 
   it('HAProxy presenting a caller the rules do not allow is denied with 403', async () => {
-    const users = await destination(open, pki.users, {
-      authorization: { rules: [{ action: 'allow', from: [pki.web.id] }] },
-    });
-    const port = await freePort();
-    const haproxy = await HAProxyProcess.start(
-      [
-        ...BASE,
-        'frontend app_out',
-        `  bind 127.0.0.1:${port}`,
-        '  default_backend users',
-        'backend users',
-        `  server inbound 127.0.0.1:${users.port} ssl crt {{billing.pem}} ca-file {{ca.pem}} verify required`,
-      ].join('\n'),
-      { 'billing.pem': pem(pki.billing), 'ca.pem': pki.ca.cert },
-      port,
-    );
-    open.push(haproxy);
-    const res = await raw(`http://127.0.0.1:${port}`, '/users/1', { headers: { host: 'users' } });
+    const { users, url } = await haproxyTo(pki.billing);
+    const res = await raw(url, '/users/1', { headers: { host: 'users' } });
     expect(res.status).toBe(403);
     expect(res.headers['x-mesh-error']).toBe('MESH_FORBIDDEN');
     expect(users.app.count).toBe(0);

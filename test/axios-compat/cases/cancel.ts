@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import axios, { CanceledError } from 'axios';
+import axios, { type AxiosRequestConfig, CanceledError } from 'axios';
 import { expect } from 'vitest';
 import { rejects, resolves, type Thrown } from '../support/expect.js';
 import type { Case, Ctx } from '../support/harness.js';
@@ -29,6 +29,15 @@ async function inFlight(c: Ctx, pending: Promise<unknown>): Promise<void> {
  * The harness bounds the wait instead.
  */
 const BOUNDED = { timeout: { total: false as const, perTry: false as const } };
+
+/** Send `config` to the hanging route with a CancelToken, and cancel it with `reason` once in flight. */
+async function cancelTokenInFlight(c: Ctx, config: AxiosRequestConfig, reason: string): Promise<unknown> {
+  const source = axios.CancelToken.source();
+  const pending = c.request({ url: '/hang', ...config, cancelToken: source.token });
+  await inFlight(c, pending);
+  source.cancel(reason);
+  return pending;
+}
 
 /** Cancel a streamed response after its first chunk; what the body does, and whether the server saw the client go. */
 async function streamThenCancel(c: Ctx, how: 'signal' | 'token'): Promise<{ err: unknown; closed: boolean }> {
@@ -128,26 +137,14 @@ export const cancel: Case[] = [
     id: 'cancel/token-in-flight',
     meshOptions: BOUNDED,
     timeoutMs: 6000,
-    run: async (c) => {
-      const source = axios.CancelToken.source();
-      const pending = c.request({ url: '/hang', cancelToken: source.token });
-      await inFlight(c, pending);
-      source.cancel('changed my mind');
-      return pending;
-    },
+    run: (c) => cancelTokenInFlight(c, {}, 'changed my mind'),
     expect: canceled('changed my mind'),
   },
   {
     id: 'cancel/token-in-flight-post',
     meshOptions: BOUNDED,
     timeoutMs: 6000,
-    run: async (c) => {
-      const source = axios.CancelToken.source();
-      const pending = c.request({ method: 'post', url: '/hang', data: 'x', cancelToken: source.token });
-      await inFlight(c, pending);
-      source.cancel('stop the post');
-      return pending;
-    },
+    run: (c) => cancelTokenInFlight(c, { method: 'post', data: 'x' }, 'stop the post'),
     expect: canceled('stop the post'),
   },
   {
