@@ -5,7 +5,6 @@
  * the client; the emulator answering in the same shapes; the CA source following roots and leaf
  * with blocking queries (rotation, renewal, ACLs, an agent outage); intentions deciding.
  */
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Intentions } from '../src/authz/intentions.js';
 import { systemClock } from '../src/core/clock.js';
@@ -17,40 +16,7 @@ import type { ConsulCaPolicy } from '../src/identity/options.js';
 import type { IdentityEvents, TlsErrorEvent, TlsRotatedEvent } from '../src/identity/source.js';
 import { ConsulEmulator, type ConsulEmulatorOptions } from '../testkit/consul-emulator.js';
 import { consulId, istioId } from '../testkit/pki.js';
-
-interface Fixture {
-  source: string;
-  enterpriseOnly?: string[];
-  optional?: string[];
-  headers?: string[];
-  request?: unknown;
-  body: unknown;
-}
-
-function fixture(name: string): Fixture {
-  return JSON.parse(
-    readFileSync(new URL(`./consul-contract/${name}.json`, import.meta.url), 'utf8'),
-  ) as Fixture;
-}
-
-/** Where `actual` lacks a documented field or holds it with another JSON type. */
-function drift(documented: unknown, actual: unknown, skip: ReadonlySet<string>, path = '$'): string[] {
-  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-  if (documented === null) return [];
-  if (kind(documented) !== kind(actual))
-    return [`${path}: documented ${kind(documented)}, got ${kind(actual)}`];
-  if (Array.isArray(documented)) {
-    const [doc] = documented;
-    const [got] = actual as unknown[];
-    return doc === undefined || got === undefined ? [] : drift(doc, got, skip, `${path}[0]`);
-  }
-  if (kind(documented) !== 'object') return [];
-  return Object.entries(documented as Record<string, unknown>).flatMap(([key, value]) => {
-    if (skip.has(key)) return [];
-    const got = (actual as Record<string, unknown>)[key];
-    return got === undefined ? [`${path}.${key}: missing`] : drift(value, got, skip, `${path}.${key}`);
-  });
-}
+import { drift, fixture, skipOf } from './support/consul-fixtures.js';
 
 const emulators: ConsulEmulator[] = [];
 const sources: ConsulCaSource[] = [];
@@ -146,7 +112,6 @@ describe('the emulator answers in the documented shapes', () => {
     const res = await fetch(`http://${e.address}${path}`);
     return { res, body: (await res.json()) as unknown };
   };
-  const skipOf = (f: Fixture) => new Set([...(f.enterpriseOnly ?? []), ...(f.optional ?? [])]);
 
   it('roots, leaf and authorize', async () => {
     const e = await emulator();

@@ -8,7 +8,6 @@
  *    shape: every documented field present with the documented JSON type (Enterprise-only fields,
  *    such as `Namespace`, and fields the docs mark as situational are listed in each fixture).
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -17,6 +16,7 @@ import { systemClock } from '../src/core/clock.js';
 import { ConsulDiscovery } from '../src/discovery/consul/discovery.js';
 import { checkFingerprints, type HealthCheck } from '../src/discovery/consul/entries.js';
 import { toConsulService } from '../src/discovery/consul/service-body.js';
+import { drift, type Fixture, fixture, skipOf } from './support/consul-fixtures.js';
 import {
   agent,
   env,
@@ -30,46 +30,6 @@ import {
 } from './support/consul-target.js';
 
 useConsulTarget();
-
-interface Fixture {
-  source: string;
-  enterpriseOnly?: string[];
-  optional?: string[];
-  headers?: string[];
-  body: unknown;
-}
-
-function fixture(name: string): Fixture {
-  return JSON.parse(
-    readFileSync(new URL(`./consul-contract/${name}.json`, import.meta.url), 'utf8'),
-  ) as Fixture;
-}
-
-/** Free-form maps (their keys in the docs are examples): only their type is compared. */
-const MAPS = new Set(['Meta', 'Config']);
-
-/** Where `actual` lacks a field of `documented`, or holds it with another JSON type. */
-function drift(documented: unknown, actual: unknown, skip: ReadonlySet<string>, path = '$'): string[] {
-  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-  if (documented === null) return [];
-  if (kind(documented) !== kind(actual))
-    return [`${path}: documented ${kind(documented)}, got ${kind(actual)}`];
-  if (Array.isArray(documented)) {
-    const [doc] = documented;
-    const [got] = actual as unknown[];
-    return doc === undefined || got === undefined ? [] : drift(doc, got, skip, `${path}[0]`);
-  }
-  if (kind(documented) !== 'object') return [];
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(documented as Record<string, unknown>)) {
-    if (skip.has(key)) continue;
-    const got = (actual as Record<string, unknown>)[key];
-    if (got === undefined) out.push(`${path}.${key}: missing`);
-    else if (MAPS.has(key)) out.push(...(kind(value) === kind(got) ? [] : [`${path}.${key}: type`]));
-    else out.push(...drift(value, got, skip, `${path}.${key}`));
-  }
-  return out;
-}
 
 /** A server answering documented bodies verbatim; a blocking query on the served index waits until closed. */
 async function documentedAgent(routes: Record<string, Fixture & { index?: number }>): Promise<string> {
@@ -193,7 +153,6 @@ describe("the client reads the answers of Consul's docs", () => {
 });
 
 describe(`the agent in use answers in the documented shapes (${REAL ? `real agent at ${REAL}` : 'emulator'})`, () => {
-  const skipOf = (f: Fixture) => new Set([...(f.enterpriseOnly ?? []), ...(f.optional ?? [])]);
   const get = async (path: string) => {
     const token = env().CONSUL_HTTP_TOKEN;
     const res = await fetch(`http://${target.addr}${path}`, {
