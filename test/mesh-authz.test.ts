@@ -5,15 +5,8 @@
  * metric, the caller on the SERVER span, and the app's own limits and deadline in the same
  * pipeline model as the outbound side.
  */
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SpanKind } from '@opentelemetry/api';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthzDeniedEvent } from '../src/authz/stage.js';
 import { ManualClock } from '../src/core/clock.js';
 import { ConsulEmulator } from '../testkit/consul-emulator.js';
@@ -22,6 +15,7 @@ import { consulId } from '../testkit/pki.js';
 import { type Destination, destination, tlsRequest } from './support/mesh.js';
 import { type MeshPki, meshPki, TD, type Workload } from './support/mesh-pki.js';
 import { raw } from './support/sidecar.js';
+import { useTracingSdk } from './support/tracing-sdk.js';
 
 const open = closeAfterEach();
 let pki: MeshPki;
@@ -246,19 +240,7 @@ describe("the app's server-side policy", () => {
 });
 
 describe('tracing', () => {
-  const exporter = new InMemorySpanExporter();
-  beforeAll(() => {
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  });
-  afterAll(() => {
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
+  const exporter = useTracingSdk();
 
   it("the inbound request is a SERVER span continuing the caller's trace, with the caller's identity", async () => {
     const users = await destination(open, pki.users);

@@ -6,7 +6,6 @@
  */
 
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   BasicTracerProvider,
@@ -15,13 +14,14 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { MeshClient } from 'mesh-client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ClientPosition } from '../src/client/position.js';
 import { type Call, compose, newCall } from '../src/core/call.js';
 import { Mesh } from '../src/mesh/mesh.js';
 import { closeAfterEach } from '../testkit/lifecycle.js';
 import { Upstream } from '../testkit/upstream.js';
 import { raw, sidecarFor } from './support/sidecar.js';
+import { useTracingSdk } from './support/tracing-sdk.js';
 
 const open = closeAfterEach();
 
@@ -56,21 +56,9 @@ describe('without an SDK', () => {
 });
 
 describe('with an SDK', () => {
-  const exporter = new InMemorySpanExporter();
+  const exporter = useTracingSdk();
   const tracer = () => trace.getTracer('test');
 
-  beforeAll(() => {
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  });
-  afterAll(() => {
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
   beforeEach(() => exporter.reset());
 
   it('the time left travels as baggage too, when a baggage propagator is registered', async () => {
